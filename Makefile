@@ -1,0 +1,74 @@
+# adscore: `make run` trains on demo data, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DUCKDB_PATH ?= warehouse/adscore.duckdb
+export ADSCORE_RAW_DIR ?= data/raw
+export DBT_PROFILES_DIR ?= profiles
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export OMP_NUM_THREADS ?= 1
+
+DEMO_ADS ?= 20000
+DEMO_DAYS ?= 120
+DEMO_SEED ?= 7
+
+.PHONY: help setup run data dbt-build train test lint format lock mlflow-ui dbt-docs clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned environment
+
+data: $(STAMP) ## Generate the demo raw exports (only if none are present)
+	@if [ -z "$$(ls -A $(ADSCORE_RAW_DIR) 2>/dev/null)" ]; then \
+		$(BIN)/python -m ml.synth --ads $(DEMO_ADS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out $(ADSCORE_RAW_DIR); \
+	else echo "raw exports present in $(ADSCORE_RAW_DIR)"; fi
+
+dbt-build: $(STAMP) ## dbt build: seeds, staging, intermediate, marts and their tests
+	mkdir -p $(dir $(DUCKDB_PATH))
+	$(BIN)/dbt build
+
+train: $(STAMP) ## python -m ml.train (all tasks)
+	$(BIN)/python -m ml.train
+
+run: data dbt-build train ## Set up, generate demo data if needed, dbt build, train
+
+test: $(STAMP) ## The whole suite: unit tests, then dbt build + ml.train on a small generated warehouse
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff, mypy and sqlfluff
+	$(BIN)/ruff check ml tests/python
+	$(BIN)/ruff format --check ml tests/python
+	$(BIN)/mypy
+	DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint models macros tests/marts
+
+format: $(STAMP) ## Apply ruff formatting and fixes
+	$(BIN)/ruff format ml tests/python
+	$(BIN)/ruff check --fix ml tests/python
+
+lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ sed -n '1,2p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 (local store)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
+
+dbt-docs: $(STAMP) ## dbt docs on http://127.0.0.1:8080
+	$(BIN)/dbt docs generate && $(BIN)/dbt docs serve --host 127.0.0.1 --port 8080
+
+clean: ## Remove generated data, warehouse, artifacts and MLflow store (keeps .venv)
+	rm -rf data warehouse artifacts mlflow target logs

@@ -1,0 +1,139 @@
+"""Model artifacts: native booster files, a skops feature pipeline and a checksummed manifest.
+
+Nothing here unpickles.  The booster is stored in its library's own format, the feature
+pipeline with skops (which refuses any type outside :data:`TRUSTED_TYPES`), and
+``manifest.json`` lists every file's sha256.  The registry stores the manifest's sha256, so
+one checksum pins the whole artifact.  A version folder is written under a temporary name
+and renamed into place, so a crash never leaves a half-written artifact behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+
+from ml.errors import ArtifactError
+from ml.models import get_candidate
+
+MANIFEST = "manifest.json"
+PIPELINE_FILE = "feature_pipeline.skops"
+# Types of our own that a feature pipeline may contain; skops trusts scikit-learn's own.
+TRUSTED_TYPES = (
+    "ml.features.pipeline._fill_missing_category",
+    "ml.features.pipeline._to_float",
+    "ml.features.text.SentimentTransformer",
+    "ml.features.text.TextLengthTransformer",
+)
+
+
+def artifacts_root(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where versions are stored: the argument, else $ADSCORE_ARTIFACTS_DIR, else ./artifacts."""
+    return Path(path or os.environ.get("ADSCORE_ARTIFACTS_DIR") or "artifacts").resolve()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SavedArtifact:
+    manifest_path: Path
+    sha256: str
+
+
+def save_artifact(
+    root: Path, task: str, run_id: str, estimator: str, pipeline: Any, model: Any, metadata: dict[str, Any]
+) -> SavedArtifact:
+    """Write ``<root>/<task>/<run_id>/`` atomically and return its manifest and checksum."""
+    candidate = get_candidate(estimator)
+    final = root / task / run_id
+    if final.exists():
+        raise ArtifactError(f"artifact folder {final} already exists")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}-", dir=final.parent))
+    try:
+        model_file = f"model.{candidate.native_format}"
+        model.save_model(str(tmp / model_file))
+        sio.dump(pipeline, tmp / PIPELINE_FILE)
+        manifest = {
+            **metadata,
+            "task": task,
+            "run_id": run_id,
+            "estimator": estimator,
+            "model_file": model_file,
+            "pipeline_file": PIPELINE_FILE,
+            "files": {name: sha256_file(tmp / name) for name in (model_file, PIPELINE_FILE)},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        for f in tmp.iterdir():
+            with open(f, "rb") as handle:
+                os.fsync(handle.fileno())
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest_path = final / MANIFEST
+    return SavedArtifact(manifest_path, sha256_file(manifest_path))
+
+
+class LoadedModel:
+    """A verified artifact: feature pipeline + booster, predicting from warehouse rows."""
+
+    def __init__(self, manifest: dict[str, Any], pipeline: Any, model: Any) -> None:
+        self.manifest = manifest
+        self.pipeline = pipeline
+        self.model = model
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        pred = self.model.predict(self.pipeline.transform(frame))
+        low_high = self.manifest.get("prediction_range")
+        return np.clip(pred, *low_high) if low_high else pred
+
+
+def load_artifact(manifest_path: str | Path, expected_sha256: str) -> LoadedModel:
+    """Verify the manifest against the registry checksum and every file against the
+    manifest, then load; any mismatch raises :class:`ArtifactError` naming the file."""
+    manifest_path = Path(manifest_path)
+    if not manifest_path.is_file():
+        raise ArtifactError(f"artifact {manifest_path} is missing")
+    actual = sha256_file(manifest_path)
+    if actual != expected_sha256:
+        raise ArtifactError(
+            f"artifact {manifest_path} has sha256 {actual}, "
+            f"registry expects {expected_sha256}: refusing to load"
+        )
+    manifest = json.loads(manifest_path.read_text())
+    folder = manifest_path.parent
+    for name, digest in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise ArtifactError(f"artifact file {path} is missing")
+        if sha256_file(path) != digest:
+            raise ArtifactError(
+                f"artifact file {path} does not match its manifest checksum: refusing to load"
+            )
+    pipeline_path = folder / manifest["pipeline_file"]
+    untrusted = set(sio.get_untrusted_types(file=pipeline_path)) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise ArtifactError(
+            f"{pipeline_path} contains types outside the allowlist: {', '.join(sorted(untrusted))}"
+        )
+    pipeline = sio.load(pipeline_path, trusted=list(TRUSTED_TYPES))
+    candidate = get_candidate(manifest["estimator"])
+    model = candidate.make(manifest["problem_type"], {}, 0, 1)
+    model.load_model(str(folder / manifest["model_file"]))
+    return LoadedModel(manifest, pipeline, model)

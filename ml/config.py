@@ -1,0 +1,216 @@
+"""Training configuration: YAML loaded safely and validated into typed objects.
+
+Every error names the file, the key (as a dotted path) and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ml.errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+FEATURE_GROUPS = ("text_features", "campaign_features", "numeric_features")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One configured feature: a transformer from the allowlist applied to one input column."""
+
+    name: str
+    group: str
+    transformer: str
+    column: str
+    type: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    table: str
+    folds_table: str
+    id_column: str
+    target: str
+    critical_columns: tuple[str, ...]
+    segment_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    candidates: tuple[str, ...]
+    metric: str
+    seed: int
+    search: str
+    n_trials: int
+    n_jobs: int
+    prediction_range: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Everything one task's training run needs to know."""
+
+    source: str
+    task: str
+    problem_type: str
+    data: DataSpec
+    features: tuple[FeatureSpec, ...]
+    training: TrainingSpec
+
+    def input_columns(self) -> list[str]:
+        """Warehouse columns the feature pipeline reads, in configuration order, unique."""
+        return list(dict.fromkeys(f.column for f in self.features))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the configuration (the source path excluded)."""
+        payload = {k: v for k, v in self.as_dict().items() if k != "source"}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class _Reader:
+    """Typed access to a YAML mapping that reports errors as '<file>: <key>: <problem>'."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {problem}")
+
+    def mapping(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def get(
+        self, parent: dict[str, Any], name: str, key: str, kind: type | tuple[type, ...], default: Any = ...
+    ) -> Any:
+        if name not in parent:
+            if default is ...:
+                raise self.fail(f"{key}.{name}".lstrip("."), "required key is missing")
+            return default
+        value = parent[name]
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            raise self.fail(f"{key}.{name}".lstrip("."), f"expected {_kind_name(kind)}, got bool")
+        if not isinstance(value, kind):
+            raise self.fail(
+                f"{key}.{name}".lstrip("."),
+                f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}",
+            )
+        return value
+
+    def str_list(self, parent: dict[str, Any], name: str, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(parent, name, key, list, default)
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(f"{key}.{name}[{i}]", f"expected a string, got {item!r}")
+        return tuple(value)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def parse_config(raw: Any, source: str) -> TaskConfig:
+    """Validate a parsed YAML document into a :class:`TaskConfig`."""
+    r = _Reader(source)
+    doc = r.mapping(raw, "<document>")
+    task = r.get(doc, "task", "", str)
+    problem_type = r.get(doc, "problem_type", "", str)
+    if problem_type not in ("regression", "classification"):
+        raise r.fail("problem_type", f"expected 'regression' or 'classification', got {problem_type!r}")
+
+    d = r.mapping(r.get(doc, "data", "", dict), "data")
+    data = DataSpec(
+        table=r.get(d, "table", "data", str),
+        folds_table=r.get(d, "folds_table", "data", str),
+        id_column=r.get(d, "id_column", "data", str),
+        target=r.get(d, "target", "data", str),
+        critical_columns=r.str_list(d, "critical_columns", "data", []),
+        segment_columns=r.str_list(d, "segment_columns", "data", []),
+    )
+
+    f = r.get(doc, "features", "", dict)
+    unknown_groups = sorted(set(f) - set(FEATURE_GROUPS))
+    if unknown_groups:
+        raise r.fail(
+            f"features.{unknown_groups[0]}",
+            f"unknown feature group (expected one of {', '.join(FEATURE_GROUPS)})",
+        )
+    features: list[FeatureSpec] = []
+    for group in FEATURE_GROUPS:
+        items = r.get(f, group, "features", list, [])
+        for i, item in enumerate(items):
+            key = f"features.{group}[{i}]"
+            item = r.mapping(item, key)
+            name = r.get(item, "name", key, str)
+            params = r.get(item, "params", key, dict, {}) or {}
+            features.append(
+                FeatureSpec(
+                    name=name,
+                    group=group,
+                    transformer=r.get(item, "transformer", key, str),
+                    column=r.get(item, "column", key, str, name),
+                    type=r.get(item, "type", key, str, ""),
+                    params=dict(params),
+                )
+            )
+    if not features:
+        raise r.fail("features", "no features configured")
+    names = [ft.name for ft in features]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise r.fail("features", f"duplicate feature name(s): {', '.join(duplicates)}")
+
+    t = r.mapping(r.get(doc, "training", "", dict), "training")
+    candidates = r.str_list(t, "candidates", "training", ["xgboost"])
+    if not candidates:
+        raise r.fail("training.candidates", "at least one candidate is needed")
+    n_trials = r.get(t, "n_trials", "training", int, 10)
+    if n_trials < 1:
+        raise r.fail("training.n_trials", f"expected an integer >= 1, got {n_trials}")
+    prediction_range = r.get(t, "prediction_range", "training", (list, type(None)), None)
+    if prediction_range is not None:
+        if len(prediction_range) != 2 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in prediction_range
+        ):
+            raise r.fail("training.prediction_range", "expected [low, high] numbers")
+        prediction_range = (float(prediction_range[0]), float(prediction_range[1]))
+    training = TrainingSpec(
+        candidates=candidates,
+        metric=r.get(t, "metric", "training", str, "rmse"),
+        seed=r.get(t, "seed", "training", int, 42),
+        search=r.get(t, "search", "training", str, "tpe"),
+        n_trials=n_trials,
+        n_jobs=r.get(t, "n_jobs", "training", int, 1),
+        prediction_range=prediction_range,
+    )
+    return TaskConfig(source, task, problem_type, data, tuple(features), training)
+
+
+def load_config(path: str | Path) -> TaskConfig:
+    """Read and validate a task configuration file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, str(path))
+
+
+def default_config_path(task: str) -> Path:
+    return CONF_DIR / f"{task}.yml"

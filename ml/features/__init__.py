@@ -1,0 +1,1 @@
+"""Feature transformers and the configured feature pipeline."""

@@ -1,0 +1,92 @@
+"""The feature pipeline, built from configuration through an explicit allowlist.
+
+Each configured feature becomes one ``ColumnTransformer`` entry named after the feature and
+applied to its input column.  Names resolve only through :data:`TRANSFORMERS`; nothing is
+looked up with ``getattr`` on a module.
+
+The pipeline must not learn from the label: it is fit once on the training split and the
+resulting matrix is shared by every CV fold and trial (supervised encoders belong inside
+the model, fit per fold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+from ml.config import FeatureSpec, TaskConfig
+from ml.errors import ConfigError
+from ml.features.text import SentimentTransformer, TextLengthTransformer
+
+MISSING = "__missing__"
+
+
+def _fill_missing_category(X: pd.DataFrame) -> np.ndarray:
+    """Categorical inputs as object strings, nulls as an explicit category."""
+    return X.astype(object).where(X.notna(), MISSING).to_numpy()
+
+
+def _to_float(X: pd.DataFrame) -> np.ndarray:
+    """Numeric inputs (booleans included) as float64, nulls as NaN for the booster."""
+    return X.apply(pd.to_numeric, errors="coerce").astype("float64").to_numpy()
+
+
+def _one_hot(categories: list[Any] | None = None) -> Any:
+    from sklearn.pipeline import make_pipeline
+
+    cats = "auto" if categories is None else [list(categories)]
+    return make_pipeline(
+        FunctionTransformer(_fill_missing_category, feature_names_out="one-to-one"),
+        OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False),
+    )
+
+
+def _numeric() -> Any:
+    return FunctionTransformer(_to_float, feature_names_out="one-to-one")
+
+
+# Allowlist: configuration name -> factory taking the feature's params.
+TRANSFORMERS: dict[str, Callable[..., Any]] = {
+    "SentimentTransformer": SentimentTransformer,
+    "TextLengthTransformer": TextLengthTransformer,
+    "OneHotEncoder": _one_hot,
+    "passthrough": _numeric,
+}
+
+
+def make_transformer(spec: FeatureSpec, key: str) -> Any:
+    """Instantiate one feature's transformer, with errors naming the config key."""
+    factory = TRANSFORMERS.get(spec.transformer)
+    if factory is None:
+        raise ConfigError(
+            f"{key}.transformer: unknown transformer {spec.transformer!r} "
+            f"(allowed: {', '.join(sorted(TRANSFORMERS))})"
+        )
+    try:
+        transformer = factory(**spec.params)
+    except TypeError as exc:
+        raise ConfigError(f"{key}.params: invalid parameters for {spec.transformer}: {exc}") from None
+    check = getattr(transformer, "_check_params", None)
+    if check is not None:
+        try:
+            check()
+        except ConfigError as exc:
+            raise ConfigError(f"{key}.params: {exc}") from None
+    return transformer
+
+
+def build_feature_pipeline(config: TaskConfig) -> ColumnTransformer:
+    """A ColumnTransformer with one entry per configured feature (dense float output)."""
+    entries = []
+    counters: dict[str, int] = {}
+    for spec in config.features:
+        index = counters.get(spec.group, 0)
+        counters[spec.group] = index + 1
+        key = f"{config.source}: features.{spec.group}[{index}]"
+        entries.append((spec.name, make_transformer(spec, key), [spec.column]))
+    return ColumnTransformer(entries, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True)

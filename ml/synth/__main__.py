@@ -1,0 +1,139 @@
+"""Generate demo raw exports and their ground truth.
+
+    python -m ml.synth --ads 20000 --days 120 --seed 7 --out data/raw
+
+Writes the raw platform exports under ``--out`` and, outside it (``--truth``, default
+``<out>/../ground_truth``), ``ad_score_oracle.csv``: per ad, the expected ad_score given only
+what the warehouse can see, estimated by re-simulating every unobservable part
+``--replicates`` times and applying the same label definition as dbt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.synth.exports import EXPORT_FILES, write_exports
+from ml.synth.label import ad_score, read_label_weights
+from ml.synth.simulate import ad_effects, ad_totals, simulate
+from ml.synth.world import build_world
+
+
+def unified_ad_id(source_platform: pd.Series, ad_id: pd.Series) -> pd.Series:
+    """The warehouse's ad key: '<source>:<native id>' (native ids are unique per source only)."""
+    return source_platform.astype(str) + ":" + ad_id.astype(str)
+
+
+def generate(
+    n_ads: int, days: int, seed: int, out: Path, truth: Path, replicates: int, start_date: dt.date
+) -> dict:
+    """Build the world, write one draw as raw exports and the oracle for the label."""
+    world = build_world(n_ads, days, seed, start_date)
+    effects = ad_effects(world)
+    weights = read_label_weights()
+    platform = world.ads.platform.to_numpy()
+    objective = world.ads.objective.to_numpy()
+    seeds = np.random.SeedSequence(seed).spawn(replicates + 1)
+
+    daily = simulate(world, effects, np.random.default_rng(seeds[0]))
+    extracted_at = dt.datetime.combine(start_date + dt.timedelta(days=days), dt.time(6, 0))
+    actual = ad_score(ad_totals(daily, len(world.ads)), platform, objective, weights)
+
+    draws = np.empty((replicates, len(world.ads)))
+    for r in range(replicates):
+        sim = simulate(world, effects, np.random.default_rng(seeds[r + 1]))
+        draws[r] = ad_score(ad_totals(sim, len(world.ads)), platform, objective, weights)
+    labeled = ~np.isnan(draws)
+    with np.errstate(invalid="ignore"):
+        expected = np.nansum(draws, axis=0) / labeled.sum(axis=0)
+
+    oracle = pd.DataFrame(
+        {
+            "ad_id": unified_ad_id(world.ads.source_platform, world.ads.ad_id),
+            "platform": platform,
+            "objective": objective,
+            "expected_ad_score": expected,
+            "labeled_share": labeled.mean(axis=0),
+            "ad_score_python": actual,
+            "latent_tone": world.ads.tone,
+            "latent_emotion": world.ads.emotion,
+            "latent_length_class": world.ads.length_class,
+        }
+    )
+
+    # Write into temporary folders first, so an interrupted run leaves nothing half-written.
+    for target in (out, truth):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = Path(tempfile.mkdtemp(prefix=".synth-raw-", dir=out.parent))
+    tmp_truth = Path(tempfile.mkdtemp(prefix=".synth-truth-", dir=truth.parent))
+    try:
+        write_exports(world, daily, tmp_out, extracted_at)
+        oracle.to_csv(tmp_truth / "ad_score_oracle.csv", index=False, lineterminator="\n")
+        summary = {
+            "ads": len(world.ads),
+            "days": days,
+            "seed": seed,
+            "replicates": replicates,
+            "start_date": start_date.isoformat(),
+            "ad_day_rows": len(daily),
+            "labeled_ads": int((~np.isnan(actual)).sum()),
+            "files": EXPORT_FILES,
+        }
+        (tmp_truth / "manifest.json").write_text(json.dumps(summary, indent=2) + "\n")
+        for tmp, target in ((tmp_out, out), (tmp_truth, truth)):
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+    finally:
+        for tmp in (tmp_out, tmp_truth):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.synth", description=__doc__.split("\n")[0])
+    parser.add_argument("--ads", type=int, default=20_000, help="number of ads (default 20000)")
+    parser.add_argument("--days", type=int, default=120, help="days of delivery (default 120)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.add_argument("--out", type=Path, default=Path("data/raw"), help="raw export folder")
+    parser.add_argument(
+        "--truth", type=Path, default=None, help="ground-truth folder (default: <out>/../ground_truth)"
+    )
+    parser.add_argument(
+        "--replicates",
+        type=int,
+        default=32,
+        help="re-simulations of the unobservables for the oracle (>= 32 advised)",
+    )
+    parser.add_argument("--start-date", type=dt.date.fromisoformat, default=dt.date(2026, 8, 1))
+    parser.add_argument("--overwrite", action="store_true", help="replace existing folders")
+    args = parser.parse_args(argv)
+
+    if args.ads < 10 or args.days < 14 or args.replicates < 1:
+        parser.error("need --ads >= 10, --days >= 14 and --replicates >= 1")
+    truth = args.truth or args.out.parent / "ground_truth"
+    for target in (args.out, truth):
+        if target.exists() and any(target.iterdir()) and not args.overwrite:
+            print(f"ml.synth: {target} already holds data; pass --overwrite to replace it", file=sys.stderr)
+            return 2
+    started = time.perf_counter()
+    summary = generate(args.ads, args.days, args.seed, args.out, truth, args.replicates, args.start_date)
+    print(
+        f"ml.synth: {summary['ads']} ads, {summary['ad_day_rows']} ad-day rows, "
+        f"{summary['labeled_ads']} labelled, written to {args.out} and {truth} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""MLflow tracking: a local SQLite store by default, overridable by MLFLOW_TRACKING_URI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DIR = Path("mlflow")
+
+
+def tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow/mlflow.db."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
+
+
+@contextmanager
+def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
+    """An MLflow run in ``experiment``; it ends FAILED if the block raises."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = None
+        if not os.environ.get("MLFLOW_TRACKING_URI"):
+            location = (DEFAULT_DIR / "artifacts").resolve().as_uri()
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        yield run
+
+
+def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Path | None) -> None:
+    """Log params, metrics and an artifact folder to the active run."""
+    import mlflow
+
+    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+    if artifact_dir is not None:
+        mlflow.log_artifacts(str(artifact_dir), artifact_path="model")

@@ -1,0 +1,429 @@
+"""Train a task's model from the curated warehouse tables.
+
+    python -m ml.train [--task ad_score] [--n-trials N] [--seed S]
+
+Steps: read the snapshot (read-only, connection closed before training) -> validate ->
+fit the feature pipeline on the training split -> cross-validate every candidate on the
+warehouse folds -> tune the best one with Optuna on the same folds -> refit on all
+training folds -> evaluate on the frozen test split, overall and per segment -> save the
+artifact -> log to MLflow -> write the run, version, alias, metrics, CV results and trials
+to the warehouse in one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml import tracking
+from ml.artifacts import artifacts_root, save_artifact
+from ml.config import CONF_DIR, TaskConfig, default_config_path, load_config
+from ml.cv import cross_validate
+from ml.errors import AdscoreError, ConfigError
+from ml.evaluation import REGRESSION_METRICS, segment_metrics
+from ml.features.pipeline import build_feature_pipeline
+from ml.models import get_candidate
+from ml.tuning import SEARCHES, tune
+from ml.validation import validate_training_data
+from ml.warehouse import db_path, read_training_snapshot, write_run_results
+
+log = logging.getLogger("ml.train")
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "xgboost-cpu",
+    "xgboost",
+    "optuna",
+    "mlflow",
+    "duckdb",
+    "skops",
+    "vaderSentiment",
+    "dbt-core",
+    "dbt-duckdb",
+)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    seed: int | None = None
+    n_trials: int | None = None
+    search: str | None = None
+    n_jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    task: str
+    model_name: str
+    version: int
+    estimator: str
+    cv_score: float
+    test_metrics: pd.DataFrame
+    artifact_path: Path
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """sha256 of the snapshot's rows (ordered by id), column names and dtypes."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def train_task(
+    config: TaskConfig,
+    warehouse: Path,
+    artifacts: Path,
+    overrides: Overrides = Overrides(),
+    track: bool = True,
+) -> RunSummary:
+    """Run one task end to end; nothing is written to ml.* unless every step succeeds."""
+    started_at = _now()
+    t = config.training
+    seed = t.seed if overrides.seed is None else overrides.seed
+    n_trials = t.n_trials if overrides.n_trials is None else overrides.n_trials
+    search = overrides.search or t.search
+    n_jobs = t.n_jobs if overrides.n_jobs is None else overrides.n_jobs
+    if n_trials < 1:
+        raise ConfigError(f"--n-trials must be >= 1, got {n_trials}")
+    if search not in SEARCHES:
+        raise ConfigError(
+            f"{config.source}: training.search: unknown search {search!r} (allowed: {', '.join(SEARCHES)})"
+        )
+    if config.problem_type != "regression":
+        raise ConfigError(f"{config.source}: problem_type: only 'regression' is implemented so far")
+    if t.metric not in REGRESSION_METRICS:
+        raise ConfigError(
+            f"{config.source}: training.metric: unknown metric {t.metric!r} "
+            f"(allowed: {', '.join(REGRESSION_METRICS)})"
+        )
+    candidates = [get_candidate(name) for name in t.candidates]
+    pipeline = build_feature_pipeline(config)  # resolves every component before any I/O
+    spec = config.data
+    clip = t.prediction_range
+
+    step = time.perf_counter()
+    snapshot = read_training_snapshot(warehouse, spec.table, spec.folds_table, spec.id_column)
+    frame = validate_training_data(snapshot, config)
+    snapshot_hash = data_hash(frame)
+    train = frame[frame.split == "train"].reset_index(drop=True)
+    test = frame[frame.split == "test"].reset_index(drop=True)
+    log.info(
+        "read %s: %d train / %d test rows, data hash %s (%.1fs)",
+        spec.table,
+        len(train),
+        len(test),
+        snapshot_hash[:12],
+        time.perf_counter() - step,
+    )
+
+    step = time.perf_counter()
+    X_train = pipeline.fit_transform(train)
+    X_test = pipeline.transform(test)
+    y_train = pd.to_numeric(train[spec.target]).to_numpy(dtype=float)
+    y_test = pd.to_numeric(test[spec.target]).to_numpy(dtype=float)
+    folds = train["fold"].to_numpy(dtype=int)
+    feature_names = [str(n) for n in pipeline.get_feature_names_out()]
+    for name, X in (("train", X_train), ("test", X_test)):
+        if not np.isfinite(np.nan_to_num(X, nan=0.0)).all():
+            bad = sorted(
+                {
+                    feature_names[j]
+                    for j in np.flatnonzero(~np.isfinite(np.nan_to_num(X, nan=0.0)).all(axis=0))
+                }
+            )
+            raise AdscoreError(f"features of the {name} split contain infinite values in: {', '.join(bad)}")
+    log.info("features: %d columns (%.1fs)", X_train.shape[1], time.perf_counter() - step)
+
+    run_id = uuid.uuid4().hex
+    cv_rows: list[dict[str, Any]] = []
+
+    def record(stage: str, candidate: str, trial: int | None, scores: Any) -> None:
+        for fold, (value, n_tr, n_va) in enumerate(
+            zip(scores.values, scores.n_train, scores.n_valid, strict=True)
+        ):
+            cv_rows.append(
+                {
+                    "run_id": run_id,
+                    "stage": stage,
+                    "candidate": candidate,
+                    "trial_number": trial,
+                    "fold": fold,
+                    "metric": scores.metric,
+                    "value": value,
+                    "n_train_rows": n_tr,
+                    "n_valid_rows": n_va,
+                }
+            )
+
+    # Selection: every candidate with its defaults on the same folds; best mean CV score wins.
+    step = time.perf_counter()
+    lower_is_better = REGRESSION_METRICS[t.metric][1]
+    selection = {}
+    for cand in candidates:
+        scores = cross_validate(
+            partial(cand.make, config.problem_type, cand.defaults, seed, n_jobs),
+            X_train,
+            y_train,
+            folds,
+            t.metric,
+            clip,
+        )
+        selection[cand.name] = scores
+        record("selection", cand.name, None, scores)
+        log.info("selection: %s mean CV %s %.4f", cand.name, t.metric, scores.mean)
+    winner_name = (min if lower_is_better else max)(selection, key=lambda k: selection[k].mean)
+    winner = get_candidate(winner_name)
+    log.info("selected %s (%.1fs)", winner_name, time.perf_counter() - step)
+
+    step = time.perf_counter()
+    tuned = tune(
+        winner,
+        X_train,
+        y_train,
+        folds,
+        problem_type=config.problem_type,
+        metric=t.metric,
+        search=search,
+        n_trials=n_trials,
+        seed=seed,
+        n_jobs=n_jobs,
+        clip=clip,
+    )
+    record("tuning", winner_name, tuned.best_trial, tuned.best_scores)
+    log.info(
+        "tuning: %d %s trials, best mean CV %s %.4f (%.1fs)",
+        n_trials,
+        search,
+        t.metric,
+        tuned.best_scores.mean,
+        time.perf_counter() - step,
+    )
+
+    step = time.perf_counter()
+    model = winner.make(config.problem_type, tuned.best_params, seed, n_jobs)
+    model.fit(X_train, y_train)
+    pred_test = model.predict(X_test)
+    if clip is not None:
+        pred_test = np.clip(pred_test, *clip)
+    if not np.isfinite(pred_test).all():
+        raise AdscoreError("the refit model produced non-finite predictions on the test split")
+    segments = {c: test[c].astype(str).to_numpy() for c in spec.segment_columns}
+    metrics = segment_metrics(y_test, pred_test, segments, split="test")
+    cv_summary = pd.DataFrame(
+        [
+            {
+                "split": "cv",
+                "segment": "overall",
+                "metric": f"{t.metric}_mean",
+                "value": tuned.best_scores.mean,
+                "n_rows": len(train),
+            },
+            {
+                "split": "cv",
+                "segment": "overall",
+                "metric": f"{t.metric}_std",
+                "value": float(np.std(tuned.best_scores.values)),
+                "n_rows": len(train),
+            },
+        ]
+    )
+    metrics = pd.concat([cv_summary, metrics], ignore_index=True).assign(run_id=run_id)
+    test_rmse = metrics.query("split == 'test' and segment == 'overall' and metric == 'rmse'").value.iloc[0]
+    log.info("refit on %d rows; test RMSE %.4f (%.1fs)", len(train), test_rmse, time.perf_counter() - step)
+
+    versions = library_versions()
+    sha = git_sha()
+    model_name = config.task
+    manifest_meta = {
+        "model_name": model_name,
+        "problem_type": config.problem_type,
+        "target": spec.target,
+        "feature_names": feature_names,
+        "input_columns": config.input_columns(),
+        "params": tuned.best_params,
+        "seed": seed,
+        "data_hash": snapshot_hash,
+        "config_hash": config.config_hash(),
+        "config": config.as_dict(),
+        "prediction_range": list(clip) if clip else None,
+        "library_versions": versions,
+        "git_sha": sha,
+        "created_at": _now().isoformat(),
+    }
+    artifact = save_artifact(artifacts, config.task, run_id, winner_name, pipeline, model, manifest_meta)
+
+    mlflow_run_id = None
+    if track:
+        tags = {
+            "adscore.run_id": run_id,
+            "adscore.task": config.task,
+            "adscore.data_hash": snapshot_hash,
+            "adscore.git_sha": sha or "",
+        }
+        with tracking.start_run(f"adscore-{config.task}", run_id, tags) as mlrun:
+            mlflow_run_id = mlrun.info.run_id
+            flat = {
+                f"{r.split}_{r.metric}"
+                + ("" if r.segment == "overall" else "_" + r.segment.replace("=", "_")): r.value
+                for r in metrics.itertuples()
+            }
+            params = {
+                "estimator": winner_name,
+                "seed": seed,
+                "search": search,
+                "n_trials": n_trials,
+                "config_hash": config.config_hash(),
+                **{f"param_{k}": v for k, v in tuned.best_params.items()},
+            }
+            tracking.log_run(params, flat, artifact.manifest_path.parent)
+
+    finished_at = _now()
+    run_row = {
+        "run_id": run_id,
+        "task": config.task,
+        "status": "succeeded",
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "data_hash": snapshot_hash,
+        "config_hash": config.config_hash(),
+        "seed": seed,
+        "estimator": winner_name,
+        "n_train_rows": len(train),
+        "n_test_rows": len(test),
+        "library_versions": json.dumps(versions, sort_keys=True),
+        "git_sha": sha,
+        "mlflow_run_id": mlflow_run_id,
+        "config_path": config.source,
+    }
+    trials = tuned.trials.assign(run_id=run_id)
+    version = write_run_results(
+        warehouse,
+        run_row,
+        {"metrics": metrics, "cv_results": pd.DataFrame(cv_rows), "hpo_trials": trials},
+        model_name,
+        {
+            "run_id": run_id,
+            "estimator": winner_name,
+            "artifact_path": str(artifact.manifest_path),
+            "artifact_sha256": artifact.sha256,
+            "created_at": finished_at,
+        },
+    )
+    log.info(
+        "registered %s version %d (%s), artifact %s", model_name, version, winner_name, artifact.manifest_path
+    )
+    return RunSummary(
+        run_id,
+        config.task,
+        model_name,
+        version,
+        winner_name,
+        tuned.best_scores.mean,
+        metrics[metrics.split == "test"],
+        artifact.manifest_path,
+    )
+
+
+def available_tasks() -> list[str]:
+    return sorted(p.stem for p in CONF_DIR.glob("*.yml"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--task", default="all", help=f"task to train: {', '.join(available_tasks())} or all (default)"
+    )
+    parser.add_argument("--config", type=Path, help="task configuration file (one task only)")
+    parser.add_argument("--duckdb", type=Path, help="warehouse file (default $DUCKDB_PATH)")
+    parser.add_argument("--artifacts", type=Path, help="artifact folder (default ./artifacts)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--n-trials", type=int)
+    parser.add_argument("--search", choices=SEARCHES)
+    parser.add_argument("--n-jobs", type=int)
+    parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+
+    try:
+        if args.config is not None:
+            configs = [load_config(args.config)]
+        else:
+            tasks = available_tasks() if args.task == "all" else [args.task]
+            for task in tasks:
+                if task not in available_tasks():
+                    raise ConfigError(
+                        f"--task: unknown task {task!r} (available: {', '.join(available_tasks())}, all)"
+                    )
+            configs = [load_config(default_config_path(task)) for task in tasks]
+        overrides = Overrides(args.seed, args.n_trials, args.search, args.n_jobs)
+        for config in configs:
+            summary = train_task(
+                config,
+                db_path(args.duckdb),
+                artifacts_root(args.artifacts),
+                overrides,
+                track=not args.no_mlflow,
+            )
+            overall = summary.test_metrics.query("segment == 'overall'").set_index("metric").value
+            print(
+                f"ml.train: {summary.task}: {summary.model_name} v{summary.version} "
+                f"({summary.estimator}), CV rmse {summary.cv_score:.3f}, test rmse "
+                f"{overall['rmse']:.3f}, mae {overall['mae']:.3f}, r2 {overall['r2']:.3f}; "
+                f"artifact {summary.artifact_path}"
+            )
+    except AdscoreError as exc:
+        print(f"ml.train: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

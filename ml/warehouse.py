@@ -1,0 +1,231 @@
+"""Warehouse access: the only module that talks SQL from Python.
+
+Reads open the DuckDB file read-only and close it before any training starts (DuckDB
+allows one writing process per file, and dbt needs it).  All results of a run are written
+in one short transaction: they appear together or not at all.  Values are bound
+parameters or registered DataFrames; identifiers are validated against a strict pattern.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ml.errors import WarehouseError
+
+DEFAULT_DB_PATH = "warehouse/adscore.duckdb"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# The ml schema: owned by the Python package, read by analysts (and dbt sources later).
+ML_TABLES: dict[str, str] = {
+    "runs": """
+        run_id varchar primary key,
+        task varchar not null,
+        status varchar not null,
+        started_at timestamp not null,
+        finished_at timestamp,
+        data_hash varchar,
+        config_hash varchar,
+        seed integer,
+        estimator varchar,
+        n_train_rows bigint,
+        n_test_rows bigint,
+        library_versions varchar,
+        git_sha varchar,
+        mlflow_run_id varchar,
+        config_path varchar
+    """,
+    "model_versions": """
+        model_name varchar not null,
+        version integer not null,
+        run_id varchar not null,
+        estimator varchar not null,
+        artifact_path varchar not null,
+        artifact_sha256 varchar not null,
+        created_at timestamp not null,
+        primary key (model_name, version)
+    """,
+    "model_aliases": """
+        model_name varchar not null,
+        alias varchar not null,
+        version integer not null,
+        updated_at timestamp not null,
+        primary key (model_name, alias)
+    """,
+    "metrics": """
+        run_id varchar not null,
+        split varchar not null,
+        segment varchar not null,
+        metric varchar not null,
+        value double,
+        n_rows bigint
+    """,
+    "cv_results": """
+        run_id varchar not null,
+        stage varchar not null,
+        candidate varchar not null,
+        trial_number integer,
+        fold integer not null,
+        metric varchar not null,
+        value double,
+        n_train_rows bigint,
+        n_valid_rows bigint
+    """,
+    "hpo_trials": """
+        run_id varchar not null,
+        study_name varchar not null,
+        candidate varchar not null,
+        trial_number integer not null,
+        state varchar not null,
+        value double,
+        params varchar,
+        duration_seconds double
+    """,
+}
+
+
+def db_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The warehouse file: the argument, else $DUCKDB_PATH, else warehouse/adscore.duckdb."""
+    return Path(path or os.environ.get("DUCKDB_PATH") or DEFAULT_DB_PATH)
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a (possibly schema-qualified) identifier after checking every part."""
+    parts = name.split(".")
+    if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(p) for p in parts):
+        raise WarehouseError(
+            f"invalid identifier {name!r}: expected [schema.]name of letters, digits and underscores"
+        )
+    return ".".join(f'"{p}"' for p in parts)
+
+
+@contextmanager
+def connect(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse, turning a missing file or a held lock into a clear error."""
+    if read_only and not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist: run `dbt build` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise WarehouseError(f"cannot open warehouse {path}: {exc}") from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, name = table.split(".") if "." in table else ("main", table)
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """The curated rows one run trains on, with their fold assignment."""
+
+    table: str
+    frame: pd.DataFrame
+    columns: list[str]
+
+
+def read_training_snapshot(path: Path, table: str, folds_table: str, id_column: str) -> TrainingSnapshot:
+    """Read ``table`` left-joined to its folds, ordered by id; the connection is closed after."""
+    q_table, q_folds, q_id = (quote_identifier(x) for x in (table, folds_table, id_column))
+    with connect(path, read_only=True) as con:
+        columns = _table_columns(con, table)
+        if not columns:
+            raise WarehouseError(f"table {table} not found in {path}: run `dbt build` first")
+        fold_columns = _table_columns(con, folds_table)
+        if not fold_columns:
+            raise WarehouseError(f"table {folds_table} not found in {path}: run `dbt build` first")
+        for needed in (id_column, "split", "fold"):
+            if needed not in fold_columns:
+                raise WarehouseError(f"{folds_table} lacks column {needed!r}")
+        if id_column not in columns:
+            # Validation reports it with everything else that is wrong.
+            frame = con.execute(f"select * from {q_table}").df()
+        else:
+            frame = con.execute(
+                f"select t.*, f.split as _split, f.fold as _fold from {q_table} as t "
+                f"left join {q_folds} as f on t.{q_id} = f.{q_id} order by t.{q_id}"
+            ).df()
+    return TrainingSnapshot(table, frame, columns)
+
+
+def write_run_results(
+    path: Path, run: dict, tables: dict[str, pd.DataFrame], model_name: str, model_row: dict
+) -> int:
+    """Write a finished run in one transaction; returns the model version assigned.
+
+    ``run`` is the ml.runs row, ``tables`` maps ml table name -> rows to append,
+    ``model_row`` the ml.model_versions row without its version.  The version is the
+    next integer for ``model_name``, taken inside the transaction; the first version of a
+    model becomes its ``champion``, later ones its ``challenger``.
+    """
+    with connect(path, read_only=False) as con:
+        con.execute("begin transaction")
+        try:
+            con.execute("create schema if not exists ml")
+            for name, ddl in ML_TABLES.items():
+                con.execute(f"create table if not exists ml.{name} ({ddl})")
+            _insert_frame(con, "runs", pd.DataFrame([run]))
+            for name, frame in tables.items():
+                if name not in ML_TABLES:
+                    raise WarehouseError(f"unknown ml table {name!r}")
+                if len(frame):
+                    _insert_frame(con, name, frame)
+            version = int(
+                con.execute(
+                    "select coalesce(max(version), 0) + 1 from ml.model_versions where model_name = ?",
+                    [model_name],
+                ).fetchall()[0][0]
+            )
+            _insert_frame(
+                con,
+                "model_versions",
+                pd.DataFrame([{**model_row, "model_name": model_name, "version": version}]),
+            )
+            n_champions = con.execute(
+                "select count(*) from ml.model_aliases where model_name = ? and alias = 'champion'",
+                [model_name],
+            ).fetchall()[0][0]
+            alias = "challenger" if n_champions else "champion"
+            con.execute(
+                "insert or replace into ml.model_aliases (model_name, alias, version, updated_at) "
+                "values (?, ?, ?, ?)",
+                [model_name, alias, version, model_row["created_at"]],
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return version
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append a DataFrame to ml.<table>, matching columns by name."""
+    con.register("_rows", frame)
+    try:
+        con.execute(f"insert into ml.{quote_identifier(table)} by name select * from _rows")
+    finally:
+        con.unregister("_rows")
+
+
+def read_query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run a read-only query (for tests, reports and the registry CLI)."""
+    with connect(path, read_only=True) as con:
+        return con.execute(sql, params or []).df()

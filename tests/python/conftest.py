@@ -1,0 +1,95 @@
+"""Shared fixtures: a small generated world, a real dbt build over it, a real training run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ml.synth.__main__ import generate
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = {"n_ads": 1500, "days": 60, "seed": 11, "replicates": 4, "start_date": dt.date(2026, 9, 1)}
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Paths of one test warehouse and the environment its commands run with."""
+
+    root: Path
+    raw: Path
+    truth: Path
+    duckdb: Path
+    artifacts: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        """Run a real command (dbt or python -m ...) against this warehouse."""
+        return subprocess.run(
+            list(args), cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def dbt_build(self) -> subprocess.CompletedProcess[str]:
+        return self.run(str(Path(sys.executable).parent / "dbt"), "build")
+
+    def train(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.run(
+            sys.executable, "-m", "ml.train", "--n-trials", "2", "--artifacts", str(self.artifacts), *extra
+        )
+
+    def with_raw(self, root: Path, raw: Path) -> Warehouse:
+        """A copy of this warehouse (file and artifacts) reading another raw folder."""
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.duckdb, root / "adscore.duckdb")
+        if self.artifacts.exists():
+            shutil.copytree(self.artifacts, root / "artifacts")
+        return make_warehouse(root, raw, self.truth)
+
+
+def make_warehouse(root: Path, raw: Path, truth: Path) -> Warehouse:
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(root / "adscore.duckdb"),
+        "ADSCORE_RAW_DIR": str(raw),
+        "DBT_PROFILES_DIR": str(REPO / "profiles"),
+        "DBT_TARGET_PATH": str(root / "dbt_target"),
+        "DBT_LOG_PATH": str(root / "dbt_logs"),
+        "DO_NOT_TRACK": "1",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "OMP_NUM_THREADS": "1",
+    }
+    return Warehouse(root, raw, truth, root / "adscore.duckdb", root / "artifacts", env)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("demo")
+    raw, truth = root / "raw", root / "ground_truth"
+    generate(
+        SMALL["n_ads"], SMALL["days"], SMALL["seed"], raw, truth, SMALL["replicates"], SMALL["start_date"]
+    )
+    return raw, truth
+
+
+@pytest.fixture(scope="session")
+def built(demo_data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """A warehouse after a real `dbt build` over the generated exports."""
+    raw, truth = demo_data
+    wh = make_warehouse(tmp_path_factory.mktemp("warehouse"), raw, truth)
+    result = wh.dbt_build()
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    return wh
+
+
+@pytest.fixture(scope="session")
+def trained(built: Warehouse) -> tuple[Warehouse, subprocess.CompletedProcess[str]]:
+    """The same warehouse after one real `python -m ml.train`."""
+    result = built.train()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return built, result

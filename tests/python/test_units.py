@@ -1,0 +1,238 @@
+"""Unit tests on small in-memory inputs: config, validation, features, label, artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ml.artifacts import load_artifact, save_artifact, sha256_file
+from ml.config import default_config_path, load_config, parse_config
+from ml.errors import ArtifactError, ConfigError, DataValidationError, WarehouseError
+from ml.features.pipeline import build_feature_pipeline
+from ml.features.text import SentimentTransformer, TextLengthTransformer
+from ml.models import get_candidate
+from ml.synth.label import percent_rank
+from ml.validation import validate_training_data
+from ml.warehouse import TrainingSnapshot, quote_identifier
+
+CONFIG = default_config_path("ad_score")
+
+
+def raw_config() -> dict:
+    return yaml.safe_load(CONFIG.read_text())
+
+
+def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """A small frame with every column the default configuration reads."""
+    rng = np.random.default_rng(seed)
+    config = load_config(CONFIG)
+    data = {c: rng.normal(size=n) for c in config.input_columns()}
+    text = ["Love this amazing deal!", "Terrible fees, stop wasting money.", "Free shipping.", ""]
+    data.update(
+        {
+            "ad_id": [f"meta:{i}" for i in range(n)],
+            "ad_text": [text[i % 4] for i in range(n)],
+            "platform": [("facebook", "google", "tiktok", "pinterest", "instagram")[i % 5] for i in range(n)],
+            "objective": [("awareness", "consideration", "conversion")[i % 3] for i in range(n)],
+            "ad_format": ["image"] * n,
+            "call_to_action": ["shop_now"] * n,
+            "audience_type": ["broad"] * n,
+            "vertical": ["food"] * n,
+            "gender": ["all"] * n,
+            "geo": ["US"] * n,
+            "account_size_band": ["small"] * n,
+            "image_has_people": [True, False] * (n // 2),
+            "ad_score": rng.uniform(0, 100, n),
+            "_split": ["train"] * (n - 10) + ["test"] * 10,
+            "_fold": [i % 5 for i in range(n - 10)] + [None] * 10,
+        }
+    )
+    return pd.DataFrame(data)
+
+
+# --- configuration ---------------------------------------------------------------------
+
+
+def test_default_config_loads_and_hash_is_stable() -> None:
+    a, b = load_config(CONFIG), load_config(CONFIG)
+    assert a.task == "ad_score" and a.data.target == "ad_score"
+    assert a.config_hash() == b.config_hash() and len(a.config_hash()) == 64
+    assert "ad_text" in a.input_columns()
+
+
+def test_unknown_transformer_names_file_and_key() -> None:
+    raw = raw_config()
+    raw["features"]["text_features"][1]["transformer"] = "EvalTransformer"
+    config = parse_config(raw, "conf.yml")
+    with pytest.raises(
+        ConfigError,
+        match=r"conf.yml: features.text_features\[1\].transformer: "
+        r"unknown transformer 'EvalTransformer'",
+    ):
+        build_feature_pipeline(config)
+
+
+def test_wrong_parameter_type_names_the_key() -> None:
+    raw = raw_config()
+    raw["training"]["n_trials"] = "many"
+    with pytest.raises(ConfigError, match=r"conf.yml: training.n_trials: expected an integer, got str"):
+        parse_config(raw, "conf.yml")
+
+
+def test_unknown_transformer_param_names_the_key() -> None:
+    raw = raw_config()
+    raw["features"]["text_features"][1]["params"] = {"units": "bytes"}
+    with pytest.raises(ConfigError, match=r"features.text_features\[1\].params: invalid parameters"):
+        build_feature_pipeline(parse_config(raw, "conf.yml"))
+
+
+def test_hub_sentiment_model_offline_error_lists_choices() -> None:
+    raw = raw_config()
+    raw["features"]["text_features"][0]["params"]["model_name"] = (
+        "distilbert-base-uncased-finetuned-sst-2-english"
+    )
+    with pytest.raises(ConfigError, match="cannot be loaded offline; available offline: vader"):
+        build_feature_pipeline(parse_config(raw, "conf.yml"))
+
+
+def test_missing_config_file_and_unknown_model() -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yml: configuration file not found"):
+        load_config(Path("nope.yml"))
+    with pytest.raises(ConfigError, match="unknown model 'prophet'"):
+        get_candidate("prophet")
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def test_validation_lists_every_problem() -> None:
+    config = load_config(CONFIG)
+    f = frame().drop(columns=["geo"])
+    f.loc[[0, 1], "objective"] = None
+    f.loc[3, "ad_id"] = f.loc[4, "ad_id"]
+    snapshot = TrainingSnapshot("marts.t", f, [c for c in f.columns if not c.startswith("_")])
+    with pytest.raises(DataValidationError) as err:
+        validate_training_data(snapshot, config)
+    assert err.value.problems == [
+        "missing required column(s): geo",
+        "column objective contains 2 null value(s)",
+        "column ad_id is not unique (e.g. 'meta:4')",
+    ]
+
+
+def test_validation_requires_folds_for_every_row_and_a_test_split() -> None:
+    config = load_config(CONFIG)
+    f = frame()
+    f["_split"] = "train"
+    f["_fold"] = [i % 5 for i in range(len(f))]
+    f.loc[0, "_split"] = None
+    snapshot = TrainingSnapshot("marts.t", f, list(f.columns))
+    with pytest.raises(DataValidationError) as err:
+        validate_training_data(snapshot, config)
+    assert "1 row(s) have no entry in marts.ad_score_folds (e.g. ad_id = 'meta:0')" in err.value.problems
+    assert "marts.ad_score_folds assigns no row to split 'test'" in err.value.problems
+
+
+def test_validation_passes_a_good_frame() -> None:
+    f = frame()
+    out = validate_training_data(TrainingSnapshot("marts.t", f, list(f.columns)), load_config(CONFIG))
+    assert {"split", "fold"} <= set(out.columns) and len(out) == len(f)
+
+
+# --- features --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "x" * 100_000,
+        "😍🔥😮",
+        "限时优惠，立即购买",
+        None,
+        "caf\u00e9 \ufffd broken",
+        "!!!???%%% 50% off",
+    ],
+)
+def test_text_features_are_finite_on_bad_text(text: str | None) -> None:
+    X = pd.DataFrame({"ad_text": [text, "fine text"]})
+    for transformer in (SentimentTransformer(), TextLengthTransformer()):
+        out = transformer.fit(X).transform(X)
+        assert out.shape[0] == 2 and np.isfinite(out).all()
+
+
+def test_sentiment_orders_positive_above_negative() -> None:
+    X = pd.DataFrame({"t": ["We love this wonderful, amazing product!", "Terrible, awful waste."]})
+    pos, neg = SentimentTransformer().fit(X).transform(X)[:, 0]
+    assert pos > 0.5 and neg < -0.5
+
+
+def test_feature_pipeline_output_and_unknown_categories() -> None:
+    config = load_config(CONFIG)
+    f = frame()
+    pipeline = build_feature_pipeline(config).fit(f)
+    names = list(pipeline.get_feature_names_out())
+    assert "platform__platform_tiktok" in names and "message_length__words" in names
+    g = f.copy()
+    g.loc[0, "platform"] = "snapchat"  # unseen category: all zeros, no error
+    g.loc[1, "geo"] = None
+    X = pipeline.transform(g)
+    cols = [i for i, n in enumerate(names) if n.startswith("platform__")]
+    assert X[0, cols].sum() == 0 and X[1, cols].sum() == 1
+
+
+# --- label -----------------------------------------------------------------------------
+
+
+def test_percent_rank_matches_sql_semantics() -> None:
+    values = np.array([3.0, 1.0, 1.0, 2.0, 5.0, 7.0])
+    groups = np.array(["a", "a", "a", "a", "b", "c"])
+    # a: ranks 4,1,1,3 of 4 -> (r-1)/3 ; b and c are cohorts of one -> 0
+    np.testing.assert_allclose(percent_rank(values, groups), [1.0, 0.0, 0.0, 2 / 3, 0.0, 0.0])
+
+
+# --- warehouse and artifacts -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["marts.t; drop table x", "a.b.c", "1abc", 'x"y', ""])
+def test_identifiers_are_validated(name: str) -> None:
+    with pytest.raises(WarehouseError, match="invalid identifier"):
+        quote_identifier(name)
+
+
+def test_artifact_roundtrip_and_tamper_detection(tmp_path: Path) -> None:
+    config = load_config(CONFIG)
+    f = frame()
+    pipeline = build_feature_pipeline(config).fit(f)
+    model = get_candidate("xgboost").make("regression", {"n_estimators": 5}, 0, 1)
+    model.fit(pipeline.transform(f), f.ad_score)
+    saved = save_artifact(
+        tmp_path,
+        "ad_score",
+        "run1",
+        "xgboost",
+        pipeline,
+        model,
+        {"problem_type": "regression", "prediction_range": [0, 100]},
+    )
+    loaded = load_artifact(saved.manifest_path, saved.sha256)
+    np.testing.assert_allclose(loaded.predict(f), np.clip(model.predict(pipeline.transform(f)), 0, 100))
+    assert not list(tmp_path.glob("ad_score/.run1-*")), "temporary folder left behind"
+
+    with pytest.raises(ArtifactError, match="registry expects"):
+        load_artifact(saved.manifest_path, "0" * 64)
+    booster = saved.manifest_path.parent / "model.ubj"
+    data = bytearray(booster.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    booster.write_bytes(bytes(data))
+    assert sha256_file(saved.manifest_path) == saved.sha256
+    with pytest.raises(ArtifactError, match=r"model.ubj does not match its manifest checksum"):
+        load_artifact(saved.manifest_path, saved.sha256)
+    booster.unlink()
+    with pytest.raises(ArtifactError, match=r"model.ubj is missing"):
+        load_artifact(saved.manifest_path, saved.sha256)
