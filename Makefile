@@ -18,7 +18,7 @@ DEMO_ADS ?= 20000
 DEMO_DAYS ?= 120
 DEMO_SEED ?= 7
 
-.PHONY: help setup run data dbt-build train test lint format lock mlflow-ui dbt-docs clean
+.PHONY: help setup run data dbt-build train test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,8 +49,8 @@ test: $(STAMP) ## The whole suite: unit tests, then dbt build + ml.train on a sm
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff, mypy and sqlfluff
-	$(BIN)/ruff check ml tests/python
-	$(BIN)/ruff format --check ml tests/python
+	$(BIN)/ruff check ml tests/python bench
+	$(BIN)/ruff format --check ml tests/python bench
 	$(BIN)/mypy
 	DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint models macros tests/marts
 
@@ -63,6 +63,12 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
 	{ sed -n '1,2p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+bench-run: ## Median wall time of `make run` after install (3 runs from empty data; slow)
+	bench/make_run_timing.sh 3
+
+bench-quality: $(STAMP) ## Holdout RMSE of the latest ad_score run vs the generator's oracle
+	$(BIN)/python bench/quality.py --truth $(dir $(ADSCORE_RAW_DIR:/=))ground_truth
 
 mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 (local store)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --host 127.0.0.1 --port 5000 --workers 1

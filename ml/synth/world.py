@@ -125,7 +125,7 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
     camp_source = np.array([SOURCE_OF[p] for p in camp_platform])
     native_objective = np.empty(n_campaigns, dtype=object)
     objective = np.empty(n_campaigns, dtype=object)
-    for src in set(camp_source):
+    for src in sorted(set(camp_source)):
         options = objective_map[objective_map.source_platform == src]
         pick = rng.integers(0, len(options), (camp_source == src).sum())
         native_objective[camp_source == src] = options.platform_objective.to_numpy()[pick]
