@@ -1,4 +1,9 @@
 {% macro meta_action_total(column, action_type) %}
+    {#-
+        Sum of `value` over the entries of a Meta actions JSON list whose action_type
+        matches: 0 when the cell is empty (Meta omits actions that did not happen), NULL when
+        the cell is not valid JSON (so parse_errors flags the row).
+    -#}
     {{- return(adapter.dispatch('meta_action_total', 'adscore')(column, action_type)) -}}
 {% endmacro %}
 
@@ -7,12 +12,14 @@
 {% endmacro %}
 
 {% macro duckdb__meta_action_total(column, action_type) -%}
-    {#- Sum of `value` over entries of a Meta actions JSON list whose action_type matches. -#}
-    coalesce(list_sum(list_transform(
-        list_filter(
-            from_json({{ column }}, '[{"action_type": "VARCHAR", "value": "VARCHAR"}]'),
-            lambda a: a.action_type = '{{ action_type }}'
-        ),
-        lambda a: cast(a.value as decimal(18, 6))
-    )), 0)
+    case
+        when nullif(trim({{ column }}), '') is null then 0
+        when json_valid({{ column }}) then coalesce(list_sum(list_transform(
+            list_filter(
+                try(from_json({{ column }}, '[{"action_type": "VARCHAR", "value": "VARCHAR"}]')),
+                lambda a: a.action_type = '{{ action_type }}'
+            ),
+            lambda a: try_cast(a.value as decimal(18, 6))
+        )), 0)
+    end
 {%- endmacro %}

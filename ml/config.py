@@ -39,6 +39,7 @@ class DataSpec:
     target: str
     critical_columns: tuple[str, ...]
     segment_columns: tuple[str, ...]
+    quality_report: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         target=r.get(d, "target", "data", str),
         critical_columns=r.str_list(d, "critical_columns", "data", []),
         segment_columns=r.str_list(d, "segment_columns", "data", []),
+        quality_report=r.get(d, "quality_report", "data", (str, type(None)), None),
     )
 
     f = r.get(doc, "features", "", dict)

@@ -150,7 +150,9 @@ def train_task(
     clip = t.prediction_range
 
     step = time.perf_counter()
-    snapshot = read_training_snapshot(warehouse, spec.table, spec.folds_table, spec.id_column)
+    snapshot = read_training_snapshot(
+        warehouse, spec.table, spec.folds_table, spec.id_column, spec.quality_report
+    )
     frame = validate_training_data(snapshot, config)
     snapshot_hash = data_hash(frame)
     train = frame[frame.split == "train"].reset_index(drop=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ml.errors import WarehouseError
+from ml.errors import DataValidationError, WarehouseError
 
 DEFAULT_DB_PATH = "warehouse/adscore.duckdb"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -142,10 +142,17 @@ class TrainingSnapshot:
     columns: list[str]
 
 
-def read_training_snapshot(path: Path, table: str, folds_table: str, id_column: str) -> TrainingSnapshot:
-    """Read ``table`` left-joined to its folds, ordered by id; the connection is closed after."""
+def read_training_snapshot(
+    path: Path, table: str, folds_table: str, id_column: str, quality_report: str | None = None
+) -> TrainingSnapshot:
+    """Read ``table`` left-joined to its folds, ordered by id, and the data quality gate
+    (sources over their reject-rate threshold); the connection is closed after."""
     q_table, q_folds, q_id = (quote_identifier(x) for x in (table, folds_table, id_column))
     with connect(path, read_only=True) as con:
+        # The quality gate comes first: past a failed gate dbt does not build the marts.
+        failures = _quality_failures(con, quality_report) if quality_report else []
+        if failures:
+            raise DataValidationError(table, failures)
         columns = _table_columns(con, table)
         if not columns:
             raise WarehouseError(f"table {table} not found in {path}: run `dbt build` first")
@@ -164,6 +171,22 @@ def read_training_snapshot(path: Path, table: str, folds_table: str, id_column: 
                 f"left join {q_folds} as f on t.{q_id} = f.{q_id} order by t.{q_id}"
             ).df()
     return TrainingSnapshot(table, frame, columns)
+
+
+def _quality_failures(con: duckdb.DuckDBPyConnection, report: str) -> list[str]:
+    """One message per source over its reject-rate threshold in the data quality report."""
+    if not _table_columns(con, report):
+        return [f"data quality report {report} not found: run `dbt build` first"]
+    rows = con.execute(
+        "select distinct source_name, source_rejected_rows, source_raw_rows, source_reject_rate, "
+        f"max_reject_rate from {quote_identifier(report)} where is_source_over_threshold "
+        "order by source_name"
+    ).fetchall()
+    return [
+        f"data quality gate: source {name} rejected {rejected} of {raw} raw rows ({rate:.1%}, "
+        f"max {limit:.1%}); see {report} and audit.rejected_rows"
+        for name, rejected, raw, rate, limit in rows
+    ]
 
 
 def write_run_results(

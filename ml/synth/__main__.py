@@ -3,9 +3,14 @@
     python -m ml.synth --ads 20000 --days 120 --seed 7 --out data/raw
 
 Writes the raw platform exports under ``--out`` and, outside it (``--truth``, default
-``<out>/../ground_truth``), ``ad_score_oracle.csv``: per ad, the expected ad_score given only
-what the warehouse can see, estimated by re-simulating every unobservable part
-``--replicates`` times and applying the same label definition as dbt.
+``<out>/../ground_truth``):
+
+- ``ad_score_oracle.csv``: per ad, the expected ad_score given only what the warehouse can
+  see, estimated by re-simulating every unobservable part ``--replicates`` times and applying
+  the same label definition as dbt; and ``ad_score_python``, the label the warehouse should
+  compute from these exports once it has cleaned them as documented.
+- ``defects.csv``: every corrupted row, line or file (``--defect-scale`` x the rates in
+  ml/synth/defects.py; 0 for clean exports) with the handling the warehouse owes it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.synth.exports import EXPORT_FILES, write_exports
+from ml.synth.defects import Defect, inject
+from ml.synth.exports import EXPORT_FILES, ExportTable, build_exports, write_table
 from ml.synth.label import ad_score, read_label_weights
 from ml.synth.simulate import ad_effects, ad_totals, simulate
 from ml.synth.world import build_world
@@ -33,37 +39,89 @@ def unified_ad_id(source_platform: pd.Series, ad_id: pd.Series) -> pd.Series:
     return source_platform.astype(str) + ":" + ad_id.astype(str)
 
 
+# Per source: which daily quantities a 'missing_optional' cell defaults to zero.
+OPTIONAL_ZEROES = {
+    "meta_ads.ads_insights": ("online_conversions",),
+    "google_ads.ad_group_ad_performance": ("online_value_cents",),
+    "pinterest_ads.ad_analytics": ("online_conversions",),
+    "conversions.offline_conversions": ("likes",),
+}
+FEED = ("offline_conversions", "offline_value_cents", "likes", "comments", "shares")
+DELIVERY = ("impressions", "clicks", "spend_cents", "online_conversions", "online_value_cents", *FEED)
+
+
+def expected_warehouse_daily(daily: pd.DataFrame, defects: list[Defect]) -> pd.DataFrame:
+    """The ad-days the warehouse should hold after quarantine, dedup and documented repairs."""
+    out = daily.copy()
+    for d in defects:
+        if d.daily_row is None or d.handling in ("dedup", "keep"):
+            continue
+        if d.handling == "reject":
+            # A rejected delivery row takes the ad-day with it (the feed joins to delivery).
+            cols = FEED if d.source == "conversions.offline_conversions" else DELIVERY
+        elif d.defect == "missing_optional":
+            cols = OPTIONAL_ZEROES[d.source]
+        else:
+            continue
+        out.loc[d.daily_row, list(cols)] = 0
+    return out
+
+
+def write_raw(
+    tables: list[ExportTable], out: Path, rng: np.random.Generator, scale: float, extracted_at: dt.datetime
+) -> list[Defect]:
+    """Write every export, corrupted at ``scale`` x the defect rates; returns the defects made."""
+    defects: list[Defect] = []
+    for table in tables:
+        lines, made = inject(table, rng, scale)
+        write_table(table, lines, out)
+        defects += made
+    if scale > 0:
+        empty = f"meta/ads_insights_{extracted_at:%Y%m%d}_retry.csv"  # a re-delivery that came empty
+        (out / empty).write_bytes(b"")
+        defects.append(Defect("meta_ads.ads_insights", empty, None, "", "empty_file", None))
+    return defects
+
+
 def generate(
-    n_ads: int, days: int, seed: int, out: Path, truth: Path, replicates: int, start_date: dt.date
+    n_ads: int,
+    days: int,
+    seed: int,
+    out: Path,
+    truth: Path,
+    replicates: int,
+    start_date: dt.date,
+    defect_scale: float = 1.0,
 ) -> dict:
-    """Build the world, write one draw as raw exports and the oracle for the label."""
+    """Build the world, write one draw as raw exports, its defects, and the label's oracle."""
     world = build_world(n_ads, days, seed, start_date)
     effects = ad_effects(world)
     weights = read_label_weights()
     platform = world.ads.platform.to_numpy()
     objective = world.ads.objective.to_numpy()
-    seeds = np.random.SeedSequence(seed).spawn(replicates + 1)
+    seeds = np.random.SeedSequence(seed).spawn(replicates + 2)
 
     daily = simulate(world, effects, np.random.default_rng(seeds[0]))
     extracted_at = dt.datetime.combine(start_date + dt.timedelta(days=days), dt.time(6, 0))
-    actual = ad_score(ad_totals(daily, len(world.ads)), platform, objective, weights)
 
     draws = np.empty((replicates, len(world.ads)))
     for r in range(replicates):
         sim = simulate(world, effects, np.random.default_rng(seeds[r + 1]))
         draws[r] = ad_score(ad_totals(sim, len(world.ads)), platform, objective, weights)
+    # Replicates end before the defects draw, so the oracle is the same at any defect scale.
+    defect_rng = np.random.default_rng(seeds[replicates + 1])
     labeled = ~np.isnan(draws)
     with np.errstate(invalid="ignore"):
-        expected = np.nansum(draws, axis=0) / labeled.sum(axis=0)
+        expected_score = np.nansum(draws, axis=0) / labeled.sum(axis=0)
 
     oracle = pd.DataFrame(
         {
             "ad_id": unified_ad_id(world.ads.source_platform, world.ads.ad_id),
             "platform": platform,
             "objective": objective,
-            "expected_ad_score": expected,
+            "expected_ad_score": expected_score,
             "labeled_share": labeled.mean(axis=0),
-            "ad_score_python": actual,
+            "ad_score_python": np.nan,
             "latent_tone": world.ads.tone,
             "latent_emotion": world.ads.emotion,
             "latent_length_class": world.ads.length_class,
@@ -76,7 +134,26 @@ def generate(
     tmp_out = Path(tempfile.mkdtemp(prefix=".synth-raw-", dir=out.parent))
     tmp_truth = Path(tempfile.mkdtemp(prefix=".synth-truth-", dir=truth.parent))
     try:
-        write_exports(world, daily, tmp_out, extracted_at)
+        defects = write_raw(
+            build_exports(world, daily, extracted_at), tmp_out, defect_rng, defect_scale, extracted_at
+        )
+        warehouse_daily = expected_warehouse_daily(daily, defects)
+        actual = ad_score(ad_totals(warehouse_daily, len(world.ads)), platform, objective, weights)
+        oracle["ad_score_python"] = actual
+        pd.DataFrame(
+            [{**d.__dict__, "handling": d.handling, "reason": d.reason} for d in defects],
+            columns=[
+                "source",
+                "file",
+                "line",
+                "key",
+                "defect",
+                "daily_row",
+                "handling",
+                "reason",
+                "expected",
+            ],
+        ).to_csv(tmp_truth / "defects.csv", index=False)
         oracle.to_csv(tmp_truth / "ad_score_oracle.csv", index=False, lineterminator="\n")
         summary = {
             "ads": len(world.ads),
@@ -86,6 +163,8 @@ def generate(
             "start_date": start_date.isoformat(),
             "ad_day_rows": len(daily),
             "labeled_ads": int((~np.isnan(actual)).sum()),
+            "defect_scale": defect_scale,
+            "defects": len(defects),
             "files": EXPORT_FILES,
         }
         (tmp_truth / "manifest.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -115,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         help="re-simulations of the unobservables for the oracle (>= 32 advised)",
     )
     parser.add_argument("--start-date", type=dt.date.fromisoformat, default=dt.date(2026, 8, 1))
+    parser.add_argument(
+        "--defect-scale",
+        type=float,
+        default=1.0,
+        help="multiplier of the defect rates in ml/synth/defects.py (0 = clean)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing folders")
     args = parser.parse_args(argv)
 
@@ -126,10 +211,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ml.synth: {target} already holds data; pass --overwrite to replace it", file=sys.stderr)
             return 2
     started = time.perf_counter()
-    summary = generate(args.ads, args.days, args.seed, args.out, truth, args.replicates, args.start_date)
+    summary = generate(
+        args.ads, args.days, args.seed, args.out, truth, args.replicates, args.start_date, args.defect_scale
+    )
     print(
         f"ml.synth: {summary['ads']} ads, {summary['ad_day_rows']} ad-day rows, "
-        f"{summary['labeled_ads']} labelled, written to {args.out} and {truth} "
+        f"{summary['labeled_ads']} labelled, {summary['defects']} defects, written to {args.out} and {truth} "
         f"in {time.perf_counter() - started:.1f}s"
     )
     return 0

@@ -146,6 +146,8 @@ NEUTRAL = (
     "Ships to over 40 countries.",
     "Includes a 30-day return window.",
     "Open Monday to Saturday, 9am to 6pm.",
+    "Crème brûlée flavour now in café sizes.",
+    "Our team's picks, hand-checked & packed.",
 )
 EMOJI = {"none": "", "joy": " 😍", "surprise": " 😮", "fear": " ⏰", "anger": " 😤", "sadness": " 😢"}
 

@@ -1,48 +1,73 @@
 with
 
-daily_performance as (
+deduplicated as (
 
-    select * from {{ ref('int_ad_daily_performance_unioned') }}
+    select * from {{ ref('int_ad_daily_performance_deduplicated') }}
 
 ),
 
 offline_conversions as (
 
-    select * from {{ ref('stg_conversions__offline_conversions') }}
+    select * from {{ ref('int_offline_conversions_validated') }}
+    where rejection_reason is null and not is_superseded
+
+),
+
+-- Meta breaks delivery down by publisher platform; one row per ad and day from here on.
+per_ad_day as (
+
+    select
+        ad_id,
+        account_id,
+        campaign_id,
+        ad_set_id,
+        source_platform,
+        currency_code,
+        performance_date,
+        max(extracted_at) as extracted_at,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(spend) as spend,
+        sum(conversions) as online_conversions,
+        sum(conversion_value) as online_conversion_value
+
+    from deduplicated
+    where not is_superseded
+    group by ad_id, account_id, campaign_id, ad_set_id, source_platform, currency_code, performance_date
 
 ),
 
 joined as (
 
     select
-        daily_performance.ad_id,
-        daily_performance.account_id,
-        daily_performance.campaign_id,
-        daily_performance.ad_set_id,
-        daily_performance.source_platform,
-        daily_performance.currency_code,
-        daily_performance.impressions,
-        daily_performance.clicks,
-        daily_performance.spend,
-        daily_performance.online_conversions,
-        daily_performance.online_conversion_value,
+        per_ad_day.ad_id,
+        per_ad_day.account_id,
+        per_ad_day.campaign_id,
+        per_ad_day.ad_set_id,
+        per_ad_day.source_platform,
+        per_ad_day.currency_code,
+        per_ad_day.impressions,
+        per_ad_day.clicks,
+        per_ad_day.spend,
+        per_ad_day.online_conversions,
+        per_ad_day.online_conversion_value,
         coalesce(offline_conversions.offline_conversions, 0) as offline_conversions,
         coalesce(offline_conversions.offline_conversion_value, 0) as offline_conversion_value,
-        daily_performance.online_conversions
+        per_ad_day.online_conversions
         + coalesce(offline_conversions.offline_conversions, 0) as conversions,
-        daily_performance.online_conversion_value
+        per_ad_day.online_conversion_value
         + coalesce(offline_conversions.offline_conversion_value, 0) as conversion_value,
         coalesce(offline_conversions.likes, 0) as likes,
         coalesce(offline_conversions.comments, 0) as comments,
         coalesce(offline_conversions.shares, 0) as shares,
-        daily_performance.performance_date,
-        daily_performance.extracted_at
+        per_ad_day.performance_date,
+        per_ad_day.extracted_at
 
-    from daily_performance
+    from per_ad_day
     left join offline_conversions
         on
-            daily_performance.ad_id = offline_conversions.ad_id
-            and daily_performance.performance_date = offline_conversions.performance_date
+            per_ad_day.ad_id = offline_conversions.ad_id
+            and per_ad_day.performance_date = offline_conversions.performance_date
 
 )
 

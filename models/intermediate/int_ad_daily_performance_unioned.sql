@@ -8,57 +8,39 @@
 with
 
 {% for platform_model in platform_models %}
-    {{ platform_model }} as (
+{{ platform_model }} as (
 
-        select * from {{ ref(platform_model) }}
+    select * from {{ ref(platform_model) }}
 
-    ),
+),
 
 {% endfor %}
 unioned as (
 
     {% for platform_model in platform_models %}
-        select
-            ad_id,
-            account_id,
-            campaign_id,
-            ad_set_id,
-            source_platform,
-            currency_code,
-            performance_date,
-            extracted_at,
-            impressions,
-            clicks,
-            spend,
-            conversions,
-            conversion_value
-        from {{ platform_model }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
--- Meta breaks delivery down by publisher platform; one row per ad and day from here on.
-per_ad_day as (
-
     select
+        source_name,
+        source_file,
         ad_id,
         account_id,
         campaign_id,
         ad_set_id,
         source_platform,
+        platform,
         currency_code,
+        raw_record,
+        parse_errors,
+        impressions,
+        clicks,
+        spend,
+        conversions,
+        conversion_value,
         performance_date,
-        max(extracted_at) as extracted_at,
-        sum(impressions) as impressions,
-        sum(clicks) as clicks,
-        sum(spend) as spend,
-        sum(conversions) as online_conversions,
-        sum(conversion_value) as online_conversion_value
-
-    from unioned
-    group by ad_id, account_id, campaign_id, ad_set_id, source_platform, currency_code, performance_date
+        extracted_at
+    from {{ platform_model }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 
-select * from per_ad_day
+select * from unioned

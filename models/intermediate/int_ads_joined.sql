@@ -14,13 +14,13 @@ ad_sets as (
 
 campaigns as (
 
-    select * from {{ ref('stg_adops__campaigns') }}
+    select * from {{ ref('int_campaigns_cleaned') }}
 
 ),
 
 creatives as (
 
-    select * from {{ ref('stg_adops__creatives') }}
+    select * from {{ ref('int_creatives_normalized') }}
 
 ),
 
@@ -53,7 +53,7 @@ joined as (
         ad_sets.interests,
         creatives.headline,
         creatives.body,
-        creatives.headline || ' ' || coalesce(creatives.body, '') as ad_text,
+        creatives.ad_text,
         creatives.image_dominant_color,
         ad_sets.age_min,
         ad_sets.age_max,

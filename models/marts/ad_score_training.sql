@@ -1,3 +1,6 @@
+-- Built only when the data quality gate passes (tests on data_quality_report).
+-- depends_on: {{ ref('data_quality_report') }}
+
 with
 
 ads as (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -132,7 +133,11 @@ def test_raw_file_missing_a_column_fails_dbt_and_writes_nothing(trained, tmp_pat
 
     shutil.copytree(wh.raw, raw)
     meta = raw / "meta" / "ads_insights.csv"
-    pd.read_csv(meta, dtype=str).drop(columns=["clicks"]).to_csv(meta, index=False)
+    with open(meta, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        rows = list(csv.reader(f))
+    drop = rows[0].index("clicks")
+    with open(meta, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+        csv.writer(f, lineterminator="\n").writerows([r[:drop] + r[drop + 1 :] for r in rows])
     bad = wh.with_raw(tmp_path / "bad", raw)
     before = ml_counts(bad)
     result = bad.dbt_build()

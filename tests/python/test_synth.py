@@ -50,20 +50,22 @@ def test_same_seed_gives_identical_files_across_processes(tmp_path: Path) -> Non
         )
         digests.append(digest_tree(out))
     assert digests[0] == digests[1]
-    assert len(digests[0]) == 11  # 9 exports + oracle + manifest
+    assert len(digests[0]) == 13  # 9 exports + an empty re-delivery + oracle, defects, manifest
 
 
 def test_exports_have_native_shapes(demo_data: tuple[Path, Path]) -> None:
     raw, truth = demo_data
-    meta = pd.read_csv(raw / "meta/ads_insights.csv", dtype=str)
-    assert set(meta.publisher_platform) == {"facebook", "instagram"}
+    meta = pd.read_csv(
+        raw / "meta/ads_insights.csv", dtype=str, on_bad_lines="skip", encoding_errors="replace"
+    )
+    assert set(meta.publisher_platform.dropna()) == {"facebook", "instagram"}
     actions = json.loads(meta.actions.iloc[0])
     assert {"action_type", "value"} <= set(actions[0])
-    google = pd.read_csv(raw / "google_ads/ad_group_ad_performance.csv", nrows=5)
+    google = pd.read_csv(raw / "google_ads/ad_group_ad_performance.csv", nrows=0)
     assert "metrics.cost_micros" in google.columns and "segments.date" in google.columns
     tiktok = json.loads((raw / "tiktok/ad_report.jsonl").open().readline())
     assert set(tiktok) >= {"dimensions", "metrics"} and isinstance(tiktok["metrics"]["spend"], str)
-    pinterest = pd.read_csv(raw / "pinterest/ad_analytics.csv", nrows=5)
+    pinterest = pd.read_csv(raw / "pinterest/ad_analytics.csv", nrows=0)
     assert "SPEND_IN_MICRO_DOLLAR" in pinterest.columns
     campaigns = pd.read_csv(raw / "adops/campaigns.csv", dtype=str)
     assert {"OUTCOME_SALES", "WEB_CONVERSIONS", "SALES"} & set(campaigns.objective)

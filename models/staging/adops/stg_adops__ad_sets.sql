@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('adops', 'ad_sets') }}") }}
+
 with
 
 source as (
@@ -9,17 +11,18 @@ source as (
 renamed as (
 
     select
-        source_platform || ':' || ad_set_id as ad_set_id,
-        source_platform || ':' || campaign_id as campaign_id,
-        lower(publisher_platform) as platform,
-        lower(audience_type) as audience_type,
-        lower(gender) as gender,
-        upper(geo) as geo,
+        filename as source_file,
+        lower(trim(source_platform)) || ':' || trim(ad_set_id) as ad_set_id,
+        lower(trim(source_platform)) || ':' || trim(campaign_id) as campaign_id,
+        lower(trim(publisher_platform)) as platform,
+        lower(trim(audience_type)) as audience_type,
+        lower(trim(gender)) as gender,
+        upper(trim(geo)) as geo,
         coalesce(interests, '') as interests,
-        cast(age_min as integer) as age_min,
-        cast(age_max as integer) as age_max,
-        cast(estimated_audience_size as bigint) as estimated_audience_size,
-        cast(updated_at as timestamp) as updated_at
+        {{ adscore.parse_integer('age_min') }} as age_min,
+        {{ adscore.parse_integer('age_max') }} as age_max,
+        {{ adscore.parse_integer('estimated_audience_size') }} as estimated_audience_size,
+        {{ adscore.parse_timestamp('updated_at') }} as updated_at
 
     from source
 

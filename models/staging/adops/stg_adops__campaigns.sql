@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('adops', 'campaigns') }}") }}
+
 with
 
 source as (
@@ -9,19 +11,20 @@ source as (
 renamed as (
 
     select
-        source_platform || ':' || campaign_id as campaign_id,
-        source_platform || ':' || account_id as account_id,
-        lower(source_platform) as source_platform,
+        filename as source_file,
+        lower(trim(source_platform)) || ':' || trim(campaign_id) as campaign_id,
+        lower(trim(source_platform)) || ':' || trim(account_id) as account_id,
+        lower(trim(source_platform)) as source_platform,
         account_name,
-        lower(vertical) as vertical,
-        lower(account_size_band) as account_size_band,
+        lower(trim(vertical)) as vertical,
+        lower(trim(account_size_band)) as account_size_band,
         campaign_name,
-        upper(objective) as platform_objective,
-        upper(budget_currency) as budget_currency,
-        cast(daily_budget as decimal(18, 2)) as campaign_daily_budget,
-        cast(start_date as date) as campaign_start_date,
-        cast(end_date as date) as campaign_end_date,
-        cast(updated_at as timestamp) as updated_at
+        upper(trim(objective)) as platform_objective,
+        upper(trim(budget_currency)) as budget_currency,
+        {{ adscore.parse_number('daily_budget', 'decimal(18, 2)') }} as campaign_daily_budget,
+        {{ adscore.parse_date('start_date') }} as campaign_start_date,
+        {{ adscore.parse_date('end_date') }} as campaign_end_date,
+        {{ adscore.parse_timestamp('updated_at') }} as updated_at
 
     from source
 

@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('conversions', 'offline_conversions') }}") }}
+
 with
 
 source as (
@@ -9,17 +11,76 @@ source as (
 renamed as (
 
     select
-        source_platform || ':' || ad_id as ad_id,
-        cast(offline_conversions as double) as offline_conversions,
-        cast(offline_conversion_value as decimal(18, 6)) as offline_conversion_value,
-        cast(likes as bigint) as likes,
-        cast(comments as bigint) as comments,
-        cast(shares as bigint) as shares,
-        cast(event_date as date) as performance_date,
-        cast(received_at as timestamp) as received_at
+        filename as source_file,
+        {{ adscore.record_as_json('source') }} as raw_record,
+        lower(trim(source_platform)) as source_platform,
+        nullif(trim(ad_id), '') as native_ad_id,
+        offline_conversions as offline_conversions_text,
+        offline_conversion_value as offline_conversion_value_text,
+        likes as likes_text,
+        comments as comments_text,
+        shares as shares_text,
+        event_date as performance_date_text,
+        received_at as received_at_text
 
     from source
 
+),
+
+parsed as (
+
+    select
+        *,
+        -- Empty counts mean nothing was recorded: default 0 (documented in the model yml).
+        coalesce({{ adscore.parse_number('offline_conversions_text', 'double') }}, case
+            when nullif(trim(offline_conversions_text), '') is null then 0
+        end) as offline_conversions,
+        coalesce({{ adscore.parse_number('offline_conversion_value_text') }}, case
+            when nullif(trim(offline_conversion_value_text), '') is null then 0
+        end) as offline_conversion_value,
+        coalesce({{ adscore.parse_integer('likes_text') }}, case
+            when nullif(trim(likes_text), '') is null then 0
+        end) as likes,
+        coalesce({{ adscore.parse_integer('comments_text') }}, case
+            when nullif(trim(comments_text), '') is null then 0
+        end) as comments,
+        coalesce({{ adscore.parse_integer('shares_text') }}, case
+            when nullif(trim(shares_text), '') is null then 0
+        end) as shares,
+        {{ adscore.parse_date('performance_date_text') }} as performance_date,
+        {{ adscore.parse_timestamp('received_at_text') }} as received_at
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        'conversions.offline_conversions' as source_name,
+        source_file,
+        source_platform || ':' || native_ad_id as ad_id,
+        source_platform,
+        raw_record,
+        {{ adscore.parse_errors({
+            'offline_conversions': ['offline_conversions_text', 'offline_conversions'],
+            'offline_conversion_value': ['offline_conversion_value_text', 'offline_conversion_value'],
+            'likes': ['likes_text', 'likes'],
+            'comments': ['comments_text', 'comments'],
+            'shares': ['shares_text', 'shares'],
+            'event_date': ['performance_date_text', 'performance_date'],
+            'received_at': ['received_at_text', 'received_at'],
+        }) }} as parse_errors,
+        offline_conversions,
+        cast(offline_conversion_value as decimal(18, 6)) as offline_conversion_value,
+        likes,
+        comments,
+        shares,
+        performance_date,
+        received_at
+
+    from parsed
+
 )
 
-select * from renamed
+select * from final

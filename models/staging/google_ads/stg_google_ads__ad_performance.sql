@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('google_ads', 'ad_group_ad_performance') }}") }}
+
 with
 
 source as (
@@ -9,23 +11,77 @@ source as (
 renamed as (
 
     select
-        'google_ads:' || "ad_group_ad.ad.id" as ad_id,
-        'google_ads:' || "ad_group.id" as ad_set_id,
-        'google_ads:' || "campaign.id" as campaign_id,
-        'google_ads:' || "customer.id" as account_id,
-        'google_ads' as source_platform,
-        'google' as platform,
-        upper("customer.currency_code") as currency_code,
-        cast("metrics.impressions" as bigint) as impressions,
-        cast("metrics.clicks" as bigint) as clicks,
-        {{ micros_to_currency('"metrics.cost_micros"') }} as spend,
-        cast("metrics.conversions" as double) as conversions,
-        cast("metrics.conversions_value" as decimal(18, 6)) as conversion_value,
-        cast("segments.date" as date) as performance_date,
-        cast(extracted_at as timestamp) as extracted_at
+        filename as source_file,
+        {{ adscore.record_as_json('source') }} as raw_record,
+        nullif(trim("ad_group_ad.ad.id"), '') as native_ad_id,
+        nullif(trim("ad_group.id"), '') as native_ad_set_id,
+        nullif(trim("campaign.id"), '') as native_campaign_id,
+        nullif(trim("customer.id"), '') as native_account_id,
+        upper(trim("customer.currency_code")) as currency_code,
+        "metrics.impressions" as impressions_text,
+        "metrics.clicks" as clicks_text,
+        "metrics.cost_micros" as cost_micros_text,
+        "metrics.conversions" as conversions_text,
+        "metrics.conversions_value" as conversions_value_text,
+        "segments.date" as performance_date_text,
+        extracted_at as extracted_at_text
 
     from source
 
+),
+
+parsed as (
+
+    select
+        *,
+        {{ adscore.parse_integer('impressions_text') }} as impressions,
+        {{ adscore.parse_integer('clicks_text') }} as clicks,
+        {{ adscore.micros_to_currency(adscore.parse_integer('cost_micros_text')) }} as spend,
+        coalesce({{ adscore.parse_number('conversions_text', 'double') }}, case
+            when nullif(trim(conversions_text), '') is null then 0
+        end) as conversions,
+        coalesce({{ adscore.parse_number('conversions_value_text') }}, case
+            when nullif(trim(conversions_value_text), '') is null then 0
+        end) as conversion_value,
+        {{ adscore.parse_date('performance_date_text') }} as performance_date,
+        {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        'google_ads.ad_group_ad_performance' as source_name,
+        source_file,
+        'google_ads:' || native_ad_id as ad_id,
+        'google_ads:' || native_ad_set_id as ad_set_id,
+        'google_ads:' || native_campaign_id as campaign_id,
+        'google_ads:' || native_account_id as account_id,
+        'google_ads' as source_platform,
+        'google' as platform,
+        currency_code,
+        raw_record,
+        {{ adscore.parse_errors({
+            'metrics.impressions': ['impressions_text', 'impressions'],
+            'metrics.clicks': ['clicks_text', 'clicks'],
+            'metrics.cost_micros': ['cost_micros_text', 'spend'],
+            'metrics.conversions': ['conversions_text', 'conversions'],
+            'metrics.conversions_value': ['conversions_value_text', 'conversion_value'],
+            'segments.date': ['performance_date_text', 'performance_date'],
+            'extracted_at': ['extracted_at_text', 'extracted_at'],
+        }) }} as parse_errors,
+        impressions,
+        clicks,
+        spend,
+        conversions,
+        cast(conversion_value as decimal(18, 6)) as conversion_value,
+        performance_date,
+        extracted_at
+
+    from parsed
+
 )
 
-select * from renamed
+select * from final

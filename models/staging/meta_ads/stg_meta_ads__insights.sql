@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('meta_ads', 'ads_insights') }}") }}
+
 with
 
 source as (
@@ -9,25 +11,76 @@ source as (
 renamed as (
 
     select
-        'meta:' || ad_id as ad_id,
-        'meta:' || adset_id as ad_set_id,
-        'meta:' || campaign_id as campaign_id,
-        'meta:' || account_id as account_id,
-        'meta' as source_platform,
-        lower(publisher_platform) as platform,
-        upper(account_currency) as currency_code,
-        cast(impressions as bigint) as impressions,
-        cast(clicks as bigint) as clicks,
-        cast(spend as decimal(18, 6)) as spend,
-        {{ meta_action_total('actions', 'offsite_conversion.fb_pixel_purchase') }} as conversions,
-        {{ meta_action_total('action_values', 'offsite_conversion.fb_pixel_purchase') }}
-            as conversion_value,
-        {{ meta_action_total('actions', 'post_engagement') }} as engagements,
-        cast(date_start as date) as performance_date,
-        cast(extracted_at as timestamp) as extracted_at
+        filename as source_file,
+        {{ adscore.record_as_json('source') }} as raw_record,
+        nullif(trim(ad_id), '') as native_ad_id,
+        nullif(trim(adset_id), '') as native_ad_set_id,
+        nullif(trim(campaign_id), '') as native_campaign_id,
+        nullif(trim(account_id), '') as native_account_id,
+        lower(trim(publisher_platform)) as platform,
+        upper(trim(account_currency)) as currency_code,
+        impressions as impressions_text,
+        clicks as clicks_text,
+        spend as spend_text,
+        actions as actions_json,
+        action_values as action_values_json,
+        date_start as performance_date_text,
+        extracted_at as extracted_at_text
 
     from source
 
+),
+
+parsed as (
+
+    select
+        *,
+        {{ adscore.parse_integer('impressions_text') }} as impressions,
+        {{ adscore.parse_integer('clicks_text') }} as clicks,
+        {{ adscore.parse_number('spend_text') }} as spend,
+        {{ adscore.meta_action_total('actions_json', 'offsite_conversion.fb_pixel_purchase') }}
+            as conversions,
+        {{ adscore.meta_action_total('action_values_json', 'offsite_conversion.fb_pixel_purchase') }}
+            as conversion_value,
+        {{ adscore.parse_date('performance_date_text') }} as performance_date,
+        {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        'meta_ads.ads_insights' as source_name,
+        source_file,
+        'meta:' || native_ad_id as ad_id,
+        'meta:' || native_ad_set_id as ad_set_id,
+        'meta:' || native_campaign_id as campaign_id,
+        'meta:' || native_account_id as account_id,
+        'meta' as source_platform,
+        platform,
+        currency_code,
+        raw_record,
+        {{ adscore.parse_errors({
+            'impressions': ['impressions_text', 'impressions'],
+            'clicks': ['clicks_text', 'clicks'],
+            'spend': ['spend_text', 'spend'],
+            'actions': ['actions_json', 'conversions'],
+            'action_values': ['action_values_json', 'conversion_value'],
+            'date_start': ['performance_date_text', 'performance_date'],
+            'extracted_at': ['extracted_at_text', 'extracted_at'],
+        }) }} as parse_errors,
+        impressions,
+        clicks,
+        spend,
+        cast(conversions as double) as conversions,
+        cast(conversion_value as decimal(18, 6)) as conversion_value,
+        performance_date,
+        extracted_at
+
+    from parsed
+
 )
 
-select * from renamed
+select * from final

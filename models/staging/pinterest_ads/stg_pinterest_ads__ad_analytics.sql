@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('pinterest_ads', 'ad_analytics') }}") }}
+
 with
 
 source as (
@@ -9,23 +11,77 @@ source as (
 renamed as (
 
     select
-        'pinterest:' || ad_id as ad_id,
-        'pinterest:' || ad_group_id as ad_set_id,
-        'pinterest:' || campaign_id as campaign_id,
-        'pinterest:' || advertiser_id as account_id,
-        'pinterest' as source_platform,
-        'pinterest' as platform,
-        'USD' as currency_code,
-        cast(impression_1 as bigint) as impressions,
-        cast(clickthrough_1 as bigint) as clicks,
-        {{ micros_to_currency('spend_in_micro_dollar') }} as spend,
-        cast(total_checkout as double) as conversions,
-        {{ micros_to_currency('total_checkout_value_in_micro_dollar') }} as conversion_value,
-        cast(date as date) as performance_date,
-        cast(extracted_at as timestamp) as extracted_at
+        filename as source_file,
+        {{ adscore.record_as_json('source') }} as raw_record,
+        nullif(trim(ad_id), '') as native_ad_id,
+        nullif(trim(ad_group_id), '') as native_ad_set_id,
+        nullif(trim(campaign_id), '') as native_campaign_id,
+        nullif(trim(advertiser_id), '') as native_account_id,
+        impression_1 as impressions_text,
+        clickthrough_1 as clicks_text,
+        spend_in_micro_dollar as spend_micros_text,
+        total_checkout as conversions_text,
+        total_checkout_value_in_micro_dollar as conversion_value_micros_text,
+        date as performance_date_text,
+        extracted_at as extracted_at_text
 
     from source
 
+),
+
+parsed as (
+
+    select
+        *,
+        {{ adscore.parse_integer('impressions_text') }} as impressions,
+        {{ adscore.parse_integer('clicks_text') }} as clicks,
+        {{ adscore.micros_to_currency(adscore.parse_integer('spend_micros_text')) }} as spend,
+        coalesce({{ adscore.parse_number('conversions_text', 'double') }}, case
+            when nullif(trim(conversions_text), '') is null then 0
+        end) as conversions,
+        coalesce(
+            {{ adscore.micros_to_currency(adscore.parse_integer('conversion_value_micros_text')) }},
+            case when nullif(trim(conversion_value_micros_text), '') is null then 0 end
+        ) as conversion_value,
+        {{ adscore.parse_date('performance_date_text') }} as performance_date,
+        {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        'pinterest_ads.ad_analytics' as source_name,
+        source_file,
+        'pinterest:' || native_ad_id as ad_id,
+        'pinterest:' || native_ad_set_id as ad_set_id,
+        'pinterest:' || native_campaign_id as campaign_id,
+        'pinterest:' || native_account_id as account_id,
+        'pinterest' as source_platform,
+        'pinterest' as platform,
+        'USD' as currency_code,
+        raw_record,
+        {{ adscore.parse_errors({
+            'IMPRESSION_1': ['impressions_text', 'impressions'],
+            'CLICKTHROUGH_1': ['clicks_text', 'clicks'],
+            'SPEND_IN_MICRO_DOLLAR': ['spend_micros_text', 'spend'],
+            'TOTAL_CHECKOUT': ['conversions_text', 'conversions'],
+            'TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR': ['conversion_value_micros_text', 'conversion_value'],
+            'DATE': ['performance_date_text', 'performance_date'],
+            'EXTRACTED_AT': ['extracted_at_text', 'extracted_at'],
+        }) }} as parse_errors,
+        impressions,
+        clicks,
+        spend,
+        conversions,
+        cast(conversion_value as decimal(18, 6)) as conversion_value,
+        performance_date,
+        extracted_at
+
+    from parsed
+
 )
 
-select * from renamed
+select * from final

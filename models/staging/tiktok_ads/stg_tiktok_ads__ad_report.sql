@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('tiktok_ads', 'ad_report') }}") }}
+
 with
 
 source as (
@@ -6,26 +8,92 @@ source as (
 
 ),
 
-renamed as (
+validated as (
 
     select
-        'tiktok:' || dimensions.ad_id as ad_id,
-        'tiktok:' || metrics.adgroup_id as ad_set_id,
-        'tiktok:' || metrics.campaign_id as campaign_id,
-        'tiktok:' || metrics.advertiser_id as account_id,
-        'tiktok' as source_platform,
-        'tiktok' as platform,
-        upper(metrics.currency) as currency_code,
-        cast(metrics.impressions as bigint) as impressions,
-        cast(metrics.clicks as bigint) as clicks,
-        cast(metrics.spend as decimal(18, 6)) as spend,
-        cast(metrics.conversion as double) as conversions,
-        cast(metrics.total_purchase_value as decimal(18, 6)) as conversion_value,
-        cast(cast(dimensions.stat_time_day as timestamp) as date) as performance_date,
-        cast(extracted_at as timestamp) as extracted_at
+        filename as source_file,
+        json_line as raw_record,
+        {{ adscore.is_valid_json('json_line') }} as is_valid_json
 
     from source
 
+),
+
+renamed as (
+
+    select
+        source_file,
+        raw_record,
+        is_valid_json,
+        nullif(trim({{ adscore.json_text('raw_record', '$.dimensions.ad_id') }}), '') as native_ad_id,
+        nullif(trim({{ adscore.json_text('raw_record', '$.metrics.adgroup_id') }}), '') as native_ad_set_id,
+        nullif(trim({{ adscore.json_text('raw_record', '$.metrics.campaign_id') }}), '') as native_campaign_id,
+        nullif(trim({{ adscore.json_text('raw_record', '$.metrics.advertiser_id') }}), '') as native_account_id,
+        upper(trim({{ adscore.json_text('raw_record', '$.metrics.currency') }})) as currency_code,
+        {{ adscore.json_text('raw_record', '$.metrics.impressions') }} as impressions_text,
+        {{ adscore.json_text('raw_record', '$.metrics.clicks') }} as clicks_text,
+        {{ adscore.json_text('raw_record', '$.metrics.spend') }} as spend_text,
+        {{ adscore.json_text('raw_record', '$.metrics.conversion') }} as conversions_text,
+        {{ adscore.json_text('raw_record', '$.metrics.total_purchase_value') }} as conversion_value_text,
+        {{ adscore.json_text('raw_record', '$.dimensions.stat_time_day') }} as performance_date_text,
+        {{ adscore.json_text('raw_record', '$.extracted_at') }} as extracted_at_text
+
+    from validated
+
+),
+
+parsed as (
+
+    select
+        *,
+        {{ adscore.parse_integer('impressions_text') }} as impressions,
+        {{ adscore.parse_integer('clicks_text') }} as clicks,
+        {{ adscore.parse_number('spend_text') }} as spend,
+        coalesce({{ adscore.parse_number('conversions_text', 'double') }}, case
+            when nullif(trim(conversions_text), '') is null then 0
+        end) as conversions,
+        coalesce({{ adscore.parse_number('conversion_value_text') }}, case
+            when nullif(trim(conversion_value_text), '') is null then 0
+        end) as conversion_value,
+        {{ adscore.parse_date('performance_date_text') }} as performance_date,
+        {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        'tiktok_ads.ad_report' as source_name,
+        source_file,
+        'tiktok:' || native_ad_id as ad_id,
+        'tiktok:' || native_ad_set_id as ad_set_id,
+        'tiktok:' || native_campaign_id as campaign_id,
+        'tiktok:' || native_account_id as account_id,
+        'tiktok' as source_platform,
+        'tiktok' as platform,
+        currency_code,
+        raw_record,
+        case when not is_valid_json then 'json' else {{ adscore.parse_errors({
+            'metrics.impressions': ['impressions_text', 'impressions'],
+            'metrics.clicks': ['clicks_text', 'clicks'],
+            'metrics.spend': ['spend_text', 'spend'],
+            'metrics.conversion': ['conversions_text', 'conversions'],
+            'metrics.total_purchase_value': ['conversion_value_text', 'conversion_value'],
+            'dimensions.stat_time_day': ['performance_date_text', 'performance_date'],
+            'extracted_at': ['extracted_at_text', 'extracted_at'],
+        }) }} end as parse_errors,
+        impressions,
+        clicks,
+        spend,
+        conversions,
+        cast(conversion_value as decimal(18, 6)) as conversion_value,
+        performance_date,
+        extracted_at
+
+    from parsed
+
 )
 
-select * from renamed
+select * from final

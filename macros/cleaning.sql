@@ -1,0 +1,96 @@
+{#-
+    Cleaning macros: tolerant parsing of the text cells raw exports deliver.  Each returns
+    NULL when a value cannot be parsed; `parse_errors` then names the fields that were
+    present but unparseable, so the row is quarantined with that reason instead of being
+    silently nulled.  Dialect-specific ones go through adapter.dispatch.
+-#}
+
+{% macro parse_number(text, data_type='decimal(18, 6)') -%}
+    {#- "1,234.56", "$1,234.56", "1,234.56 USD", " 12 " -> 1234.56; anything else -> NULL. -#}
+    {{ dbt.safe_cast(adscore.strip_number_formatting(text), data_type) }}
+{%- endmacro %}
+
+{% macro parse_integer(text) -%}
+    {{ adscore.parse_number(text, 'bigint') }}
+{%- endmacro %}
+
+{% macro strip_number_formatting(text) -%}
+    nullif(trim(replace(replace(replace({{ text }}, '$', ''), 'USD', ''), ',', '')), '')
+{%- endmacro %}
+
+{% macro parse_date(text) -%}
+    {{- return(adapter.dispatch('parse_date', 'adscore')(text)) -}}
+{%- endmacro %}
+
+{% macro default__parse_date(text) -%}
+    {{ dbt.safe_cast(text, 'date') }}
+{%- endmacro %}
+
+{% macro duckdb__parse_date(text) -%}
+    {#- ISO (with or without a time), US m/d/Y, Y/m/d and "1 Aug 2026". -#}
+    cast(coalesce(
+        try_strptime(trim({{ text }}), '%Y-%m-%d'),
+        try_strptime(trim({{ text }}), '%Y-%m-%d %H:%M:%S'),
+        try_strptime(trim({{ text }}), '%m/%d/%Y'),
+        try_strptime(trim({{ text }}), '%Y/%m/%d'),
+        try_strptime(trim({{ text }}), '%d %b %Y')
+    ) as date)
+{%- endmacro %}
+
+{% macro parse_timestamp(text) -%}
+    {#- ISO 8601 timestamps, a trailing Z (UTC) accepted. -#}
+    {{ dbt.safe_cast("replace(trim(" ~ text ~ "), 'Z', '')", 'timestamp') }}
+{%- endmacro %}
+
+{% macro parse_errors(fields) -%}
+    {#-
+        Comma-separated names of the fields whose text is present but did not parse, or
+        NULL.  `fields` maps a field name to its [text expression, parsed expression].
+    -#}
+    nullif(concat_ws(','
+        {%- for name, pair in fields.items() %},
+        case when nullif(trim({{ pair[0] }}), '') is not null and ({{ pair[1] }}) is null then '{{ name }}' end
+        {%- endfor %}
+    ), '')
+{%- endmacro %}
+
+{% macro record_as_json(relation_alias) -%}
+    {{- return(adapter.dispatch('record_as_json', 'adscore')(relation_alias)) -}}
+{%- endmacro %}
+
+{% macro default__record_as_json(relation_alias) -%}
+    {{ exceptions.raise_compiler_error("record_as_json has no implementation for " ~ target.type) }}
+{%- endmacro %}
+
+{% macro duckdb__record_as_json(relation_alias) -%}
+    cast(to_json({{ relation_alias }}) as varchar)
+{%- endmacro %}
+
+{% macro json_text(json_column, path, is_valid='is_valid_json') -%}
+    {#- A field of a JSON-lines record as text (NULL when the line is not valid JSON). -#}
+    {{- return(adapter.dispatch('json_text', 'adscore')(json_column, path, is_valid)) -}}
+{%- endmacro %}
+
+{% macro duckdb__json_text(json_column, path, is_valid) -%}
+    case when {{ is_valid }} then json_extract_string({{ json_column }}, '{{ path }}') end
+{%- endmacro %}
+
+{% macro is_valid_json(json_column) -%}
+    {{- return(adapter.dispatch('is_valid_json', 'adscore')(json_column)) -}}
+{%- endmacro %}
+
+{% macro duckdb__is_valid_json(json_column) -%}
+    coalesce(json_valid({{ json_column }}), false)
+{%- endmacro %}
+
+{% macro median(expression) -%}
+    {{- return(adapter.dispatch('median', 'adscore')(expression)) -}}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}

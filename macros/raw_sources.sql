@@ -1,0 +1,27 @@
+{% macro raw_sources() %}
+    {#-
+        The file-based sources, their staging model and how their usable rows are counted:
+        `clean_model` holds the rows that go on (with `clean_filter`), `duplicates` whether
+        the source is deduplicated.  Audit models loop over this list.
+    -#}
+    {{ return([
+        {'source': 'meta_ads', 'table': 'ads_insights', 'staging': 'stg_meta_ads__insights'},
+        {'source': 'google_ads', 'table': 'ad_group_ad_performance', 'staging': 'stg_google_ads__ad_performance'},
+        {'source': 'tiktok_ads', 'table': 'ad_report', 'staging': 'stg_tiktok_ads__ad_report'},
+        {'source': 'pinterest_ads', 'table': 'ad_analytics', 'staging': 'stg_pinterest_ads__ad_analytics'},
+        {'source': 'conversions', 'table': 'offline_conversions', 'staging': 'stg_conversions__offline_conversions'},
+        {'source': 'adops', 'table': 'campaigns', 'staging': 'stg_adops__campaigns'},
+        {'source': 'adops', 'table': 'ad_sets', 'staging': 'stg_adops__ad_sets'},
+        {'source': 'adops', 'table': 'ads', 'staging': 'stg_adops__ads'},
+        {'source': 'adops', 'table': 'creatives', 'staging': 'stg_adops__creatives'},
+    ]) }}
+{% endmacro %}
+
+{% macro raw_file_listing(source_relation) %}
+    {#- (filename, size) of every file an external source's glob matches. -#}
+    {{- return(adapter.dispatch('raw_file_listing', 'adscore')(source_relation)) -}}
+{% endmacro %}
+
+{% macro duckdb__raw_file_listing(source_relation) -%}
+    read_blob('{{ adscore.relation_file_path(source_relation) }}')
+{%- endmacro %}

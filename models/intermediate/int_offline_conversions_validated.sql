@@ -1,0 +1,52 @@
+{#-
+    First-party feed rows with the first rule they break (null when usable) and whether a
+    later delivery of the same ad-day supersedes them.  Empty counts default to 0 (staging).
+-#}
+
+with
+
+feed as (
+
+    select * from {{ ref('stg_conversions__offline_conversions') }}
+
+),
+
+rule_checked as (
+
+    select
+        *,
+        case
+            when ad_id is null or performance_date is null then 'missing_key'
+            when parse_errors is not null then 'unparseable_value'
+            when offline_conversions < 0 or offline_conversion_value < 0 or likes < 0
+                or comments < 0 or shares < 0 then 'negative_value'
+        end as rejection_reason
+
+    from feed
+
+),
+
+ranked as (
+
+    select
+        *,
+        case when rejection_reason is null then row_number() over (
+            partition by rejection_reason is null, ad_id, performance_date
+            order by received_at desc, source_file desc, raw_record
+        ) end as delivery_rank
+
+    from rule_checked
+
+),
+
+final as (
+
+    select
+        * exclude (delivery_rank),
+        coalesce(delivery_rank > 1, false) as is_superseded
+
+    from ranked
+
+)
+
+select * from final

@@ -1,0 +1,160 @@
+"""The warehouse layer against the generator's ground truth: quarantine, repairs, gate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ml.synth.__main__ import generate
+from tests.python.conftest import SMALL, Warehouse, make_warehouse
+
+pytestmark = pytest.mark.integration
+
+
+def query(wh: Warehouse, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(wh.duckdb), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def defects(wh: Warehouse) -> pd.DataFrame:
+    return pd.read_csv(wh.truth / "defects.csv", dtype={"key": str, "expected": str})
+
+
+def test_every_source_reconciles(built: Warehouse) -> None:
+    rec = query(built, "select * from audit.source_reconciliation")
+    assert len(rec) == 9 and rec.is_reconciled.all()
+    assert (rec.raw_rows == rec.clean_rows + rec.rejected_rows + rec.removed_duplicates).all()
+    # Raw rows are what the generator wrote: data lines of every file.
+    truth = defects(built)
+    for source, path in (
+        ("meta_ads.ads_insights", "meta/ads_insights.csv"),
+        ("tiktok_ads.ad_report", "tiktok/ad_report.jsonl"),
+    ):
+        lines = (built.raw / path).read_bytes().count(b"\n") - path.endswith(".csv")
+        assert rec.set_index("source_name").raw_rows[source] == lines
+    assert (truth.handling == "reject").sum() > 0
+
+
+def test_quarantine_matches_the_injected_defects(built: Warehouse) -> None:
+    """Each rejecting defect is in audit.rejected_rows with its reason, and nothing else is."""
+    truth = defects(built)
+    expected = truth[truth.handling == "reject"].groupby(["source", "reason"]).size()
+    rejected = (
+        query(built, "select source_name, reason_code, count(*) as n from audit.rejected_rows group by all")
+        .set_index(["source_name", "reason_code"])
+        .n
+    )
+    rejected.index.names = expected.index.names
+    pd.testing.assert_series_equal(rejected.sort_index(), expected.sort_index(), check_names=False)
+
+    # Reader rejects are exactly the corrupted lines (by file and line number).
+    line_classes = ["truncated_line", "extra_field", "invalid_utf8"]
+    want = truth[truth.defect.isin(line_classes) & truth.file.str.endswith(".csv")]
+    got = query(
+        built,
+        "select source_file, source_row_id from audit.rejected_rows "
+        "where reason_code in ('malformed_line', 'invalid_encoding') "
+        "and source_file like '%.csv'",
+    )
+    got_lines = {(Path(f).relative_to(built.raw).as_posix(), int(n)) for f, n in got.values}
+    assert got_lines == {(f, int(n)) for f, n in want[["file", "line"]].values}
+
+    # Rule rejects are exactly the corrupted rows (by source and native key).
+    rule = query(
+        built,
+        "select source_name, source_row_id from audit.rejected_rows where reason_code in "
+        "('missing_metric', 'negative_value', 'clicks_gt_impressions', "
+        "'conversions_gt_clicks', 'outlier_cpm')",
+    )
+    got_keys = sorted((s, r.split("|")[0].split(":", 1)[1]) for s, r in rule.values)
+    want_rule = truth[
+        truth.reason.isin(
+            [
+                "missing_metric",
+                "negative_value",
+                "clicks_gt_impressions",
+                "conversions_gt_clicks",
+                "outlier_cpm",
+            ]
+        )
+    ]
+    assert got_keys == sorted(zip(want_rule.source, want_rule.key, strict=True))
+
+
+def test_duplicates_and_repairs(built: Warehouse) -> None:
+    truth = defects(built)
+    dups = query(built, "select source_name, count(*) as n from audit.removed_duplicates group by 1")
+    assert dict(dups.values) == truth[truth.handling == "dedup"].groupby("source").size().to_dict()
+
+    campaigns = query(
+        built,
+        "select count(*) as n from intermediate.int_campaigns_cleaned "
+        "where has_invalid_end_date and campaign_end_date is null",
+    )
+    assert campaigns.n[0] == (truth.defect == "end_before_start").sum() > 0
+
+    creatives = query(built, "select creative_id, headline, body from intermediate.int_creatives_normalized")
+    creatives["key"] = creatives.creative_id.str.split(":", n=1).str[1]
+    messy = truth[truth.defect == "messy_text"].merge(creatives, on="key")
+    assert len(messy) == (truth.defect == "messy_text").sum() > 0
+    assert (messy.headline + "\n" + messy.body == messy.expected).all()
+    kept = truth[truth.defect == "text_kept"].merge(creatives, on="key")
+    assert kept.headline.str.contains("🔥|限时优惠|[A-Z]{4}", regex=True).all()
+
+
+def test_data_quality_report_counts_every_row(built: Warehouse) -> None:
+    report = query(built, "select * from marts.data_quality_report")
+    rec = query(built, "select source_name, raw_rows from audit.source_reconciliation")
+    totals = report.groupby("source_name").n_rows.sum()
+    assert totals.to_dict() == dict(rec.values)
+    assert not report.is_source_over_threshold.any()
+    assert "empty_file" in set(report.outcome)
+    assert report.max_reject_rate.eq(0.05).all()
+
+
+def test_corruption_over_threshold_fails_dbt_and_blocks_training(tmp_path: Path) -> None:
+    raw, truth = tmp_path / "raw", tmp_path / "ground_truth"
+    generate(600, 30, 5, raw, truth, 1, SMALL["start_date"], defect_scale=8.0)
+    wh = make_warehouse(tmp_path / "wh", raw, truth)
+    result = wh.dbt_build()
+    assert result.returncode != 0
+    assert "data_quality_report__reject_rate_over_threshold" in result.stdout
+    with duckdb.connect(str(wh.duckdb), read_only=True) as con:
+        over = con.execute(
+            "select count(distinct source_name) from marts.data_quality_report where is_source_over_threshold"
+        ).fetchall()[0][0]
+        marts = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'ad_score_training'"
+        ).fetchall()
+    assert over > 0
+    assert marts[0][0] == 0, "the training mart must not be built past a failed quality gate"
+    train = wh.run(sys.executable, "-m", "ml.train", "--n-trials", "1", "--no-mlflow")
+    assert train.returncode == 4
+    assert "data quality gate: source" in train.stderr and "see marts.data_quality_report" in train.stderr
+
+
+def test_source_freshness_reports_the_age_of_each_load(built: Warehouse) -> None:
+    """`dbt source freshness` judges every source by its extraction timestamps."""
+    import datetime as dt
+    import json
+
+    result = built.run(str(Path(sys.executable).parent / "dbt"), "source", "freshness")
+    results = json.loads((built.root / "dbt_target" / "sources.json").read_text())["results"]
+    by_source = {r["unique_id"].split(".", 2)[2]: r for r in results}
+    assert set(by_source) >= {
+        "meta_ads.ads_insights",
+        "google_ads.ad_group_ad_performance",
+        "tiktok_ads.ad_report",
+        "pinterest_ads.ad_analytics",
+    }
+    meta = by_source["meta_ads.ads_insights"]
+    loaded = dt.datetime.fromisoformat(meta["max_loaded_at"].replace("Z", "+00:00")).replace(tzinfo=None)
+    age_days = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - loaded).total_seconds() / 86400
+    expected = "error" if age_days > 7 else "warn" if age_days > 2 else "pass"
+    assert meta["status"] == expected
+    assert result.returncode == (1 if any(r["status"] == "error" for r in results) else 0)
