@@ -58,7 +58,7 @@ def expected_warehouse_daily(daily: pd.DataFrame, defects: list[Defect]) -> pd.D
             continue
         if d.handling == "reject":
             # A rejected delivery row takes the ad-day with it (the feed joins to delivery).
-            cols = FEED if d.source == "conversions.offline_conversions" else DELIVERY
+            cols: tuple[str, ...] = FEED if d.source == "conversions.offline_conversions" else DELIVERY
         elif d.defect == "missing_optional":
             cols = OPTIONAL_ZEROES[d.source]
         else:

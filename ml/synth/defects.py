@@ -117,7 +117,7 @@ def _number_as_text(value: str, rng: np.random.Generator, money: bool) -> str:
 
 def _date_text(value: str, rng: np.random.Generator) -> str:
     y, m, d = value[:10].split("-")
-    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     return str(rng.choice([f"{m}/{d}/{y}", f"{y}/{m}/{d}", f"{int(d)} {months[int(m) - 1]} {y}"]))
 
 
@@ -146,7 +146,7 @@ def inject(table: ExportTable, rng: np.random.Generator, scale: float) -> tuple[
     daily = table.daily_row
     key_col = table.col("key")
     counts = {
-        c: int(round(DEFECT_RATES[c] * scale * n)) if _applies(table, c) else 0
+        c: round(DEFECT_RATES[c] * scale * n) if _applies(table, c) else 0
         for c in _ROW_CLASSES + _LINE_CLASSES
     }
     order = rng.permutation(n)
@@ -159,13 +159,13 @@ def inject(table: ExportTable, rng: np.random.Generator, scale: float) -> tuple[
         raise ValueError(f"defect rates x scale exceed the rows of {table.path}")
 
     money = table.money_scale == 1
-    extra_rows: list[tuple[int, list[str], str]] = []  # (insert after row, cells, defect)
+    extra_rows: list[tuple[int, int, list[str], str]] = []  # (after row, of row, cells, defect)
     row_defect: dict[int, str] = {}
     for c in _ROW_CLASSES:
         for i in chosen[c]:
             row = rows[i]
             if c == "duplicate_exact":
-                extra_rows.append((int(rng.integers(i, n)), list(row), c))
+                extra_rows.append((int(rng.integers(i, n)), int(i), list(row), c))
                 continue
             if c == "duplicate_reexport":
                 # An earlier, preliminary pull of the same ad-day: 10% less delivery at the same
@@ -182,7 +182,7 @@ def inject(table: ExportTable, rng: np.random.Generator, scale: float) -> tuple[
                 early[table.col("extracted_at")] = (stamp - dt.timedelta(days=2)).strftime(
                     "%Y-%m-%dT%H:%M:%SZ"
                 )
-                extra_rows.append((int(rng.integers(0, i + 1)), early, c))
+                extra_rows.append((int(rng.integers(0, i + 1)), int(i), early, c))
                 continue
             row_defect[int(i)] = c
             if c == "missing_key":
@@ -211,7 +211,7 @@ def inject(table: ExportTable, rng: np.random.Generator, scale: float) -> tuple[
                 # the ad delivered nothing).  Either way the CPM is absurd.
                 spend = float(row[table.col("spend")]) / table.money_scale
                 scaled = max(spend, 0.01) * 1000
-                row[table.col("spend")] = f"{scaled:.2f}" if money else str(int(round(scaled * 1e6)))
+                row[table.col("spend")] = f"{scaled:.2f}" if money else str(round(scaled * 1e6))
             elif c == "end_before_start":
                 row[table.col("end")] = _shift_back(row[table.col("start")], 1 + int(rng.integers(10)))
             elif c == "messy_text":
@@ -221,32 +221,28 @@ def inject(table: ExportTable, rng: np.random.Generator, scale: float) -> tuple[
                 row[table.col("headline")] = _kept(row[table.col("headline")], rng)
 
     # Assemble in file order: each extra row goes after the row it was drawn against.
-    after: dict[int, list[tuple[list[str], str]]] = {}
-    for pos, cells, c in extra_rows:
-        after.setdefault(pos, []).append((cells, c))
-    sequence: list[tuple[int, list[str], str | None]] = []
+    after: dict[int, list[tuple[int, list[str], str | None]]] = {}
+    for pos, of_row, cells, c in extra_rows:
+        after.setdefault(pos, []).append((of_row, cells, c))
+    sequence: list[tuple[int, list[str], str | None]] = []  # (row it reports, cells, defect)
     for i in range(n):
         sequence.append((i, rows[i], row_defect.get(i)))
-        for cells, c in after.get(i, []):
-            sequence.append((i, cells, c))
+        sequence.extend(after.get(i, []))
 
     line_defect = {int(i): c for c in _LINE_CLASSES for i in chosen[c]}
     first_line = 1 if table.is_jsonl else 2
     lines: list[bytes] = []
     defects: list[Defect] = []
-    seen_original: set[int] = set()
-    for position, (i, cells, c) in enumerate(sequence):
+    for position, (i, cells, kind) in enumerate(sequence):
         line = table.line_of(cells)
-        is_original = i not in seen_original and c not in ("duplicate_exact", "duplicate_reexport")
-        if is_original:
-            seen_original.add(i)
+        if kind not in ("duplicate_exact", "duplicate_reexport"):
             lc = line_defect.get(i)
             if lc is not None:
-                line, c = _corrupt_line(line, cells, table, lc, rng), lc
+                line, kind = _corrupt_line(line, cells, table, lc, rng), lc
         lines.append(line)
-        if c is not None:
+        if kind is not None:
             expected = ""
-            if c == "messy_text":
+            if kind == "messy_text":
                 expected = (
                     table.rows[i][table.col("headline")]
                     + "\n"
@@ -258,7 +254,7 @@ def inject(table: ExportTable, rng: np.random.Generator, scale: float) -> tuple[
                     table.path,
                     first_line + position,
                     table.rows[i][key_col],
-                    c,
+                    kind,
                     None if daily is None else int(daily[i]),
                     expected,
                 )

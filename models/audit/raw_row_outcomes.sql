@@ -52,39 +52,57 @@ rejected_rows as (
 
 clean as (
 
-    select source_name, source_file, count(*) as n_rows
+    select
+        source_name,
+        source_file,
+        count(*) as n_rows
     from deduplicated
     where not is_superseded
     group by source_name, source_file
 
     union all
 
-    select source_name, source_file, count(*) as n_rows
+    select
+        source_name,
+        source_file,
+        count(*) as n_rows
     from offline_conversions
     where rejection_reason is null and not is_superseded
     group by source_name, source_file
 
     union all
 
-    select 'adops.campaigns' as source_name, source_file, count(*) as n_rows
+    select
+        'adops.campaigns' as source_name,
+        source_file,
+        count(*) as n_rows
     from campaigns
     group by source_file
 
     union all
 
-    select 'adops.ad_sets' as source_name, source_file, count(*) as n_rows
+    select
+        'adops.ad_sets' as source_name,
+        source_file,
+        count(*) as n_rows
     from ad_sets
     group by source_file
 
     union all
 
-    select 'adops.ads' as source_name, source_file, count(*) as n_rows
+    select
+        'adops.ads' as source_name,
+        source_file,
+        count(*) as n_rows
     from ads
     group by source_file
 
     union all
 
-    select 'adops.creatives' as source_name, source_file, count(*) as n_rows
+    select
+        'adops.creatives' as source_name,
+        source_file,
+        count(*) as n_rows
     from creatives
     where is_valid_json
     group by source_file
@@ -93,12 +111,20 @@ clean as (
 
 outcomes as (
 
-    select source_name, source_file, 'clean' as outcome, n_rows
+    select
+        source_name,
+        source_file,
+        'clean' as outcome,
+        n_rows
     from clean
 
     union all
 
-    select source_name, source_file, 'duplicate' as outcome, count(*) as n_rows
+    select
+        source_name,
+        source_file,
+        'duplicate' as outcome,
+        count(*) as n_rows
     from removed_duplicates
     group by source_name, source_file
 

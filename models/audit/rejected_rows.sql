@@ -70,18 +70,18 @@ rule_rejects as (
 parse_rejects as (
 
     {% for s in raw_sources %}
-    select
-        source_name,
-        source_file,
-        cast(line_number as varchar) as source_row_id,
-        raw_content,
-        case
-            when error_types like '%INVALID ENCODING%' then 'invalid_encoding'
-            else 'malformed_line'
-        end as reason_code,
-        error_types as reason_detail
-    from {{ source('csv_rejects', 'csv_rejects__' ~ s.source ~ '__' ~ s.table) }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_name,
+            source_file,
+            cast(line_number as varchar) as source_row_id,
+            raw_content,
+            case
+                when error_types like '%INVALID ENCODING%' then 'invalid_encoding'
+                else 'malformed_line'
+            end as reason_code,
+            error_types as reason_detail
+        from {{ source('csv_rejects', 'csv_rejects__' ~ s.source ~ '__' ~ s.table) }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -89,16 +89,16 @@ parse_rejects as (
 empty_files as (
 
     {% for s in raw_sources %}
-    select
-        '{{ s.source }}.{{ s.table }}' as source_name,
-        filename as source_file,
-        null as source_row_id,
-        '' as raw_content,
-        'empty_file' as reason_code,
-        'the file has no bytes' as reason_detail
-    from {{ adscore.raw_file_listing(source(s.source, s.table)) }}
-    where size = 0
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ s.source }}.{{ s.table }}' as source_name,
+            filename as source_file,
+            null as source_row_id,
+            '' as raw_content,
+            'empty_file' as reason_code,
+            'the file has no bytes' as reason_detail
+        from {{ adscore.raw_file_listing(source(s.source, s.table)) }}
+        where size = 0
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

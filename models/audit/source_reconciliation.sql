@@ -15,12 +15,12 @@ outcomes as (
 raw_counts as (
 
     {% for s in raw_sources %}
-    select
-        '{{ s.source }}.{{ s.table }}' as source_name,
-        (select count(*) from {{ ref(s.staging) }})
-        + (select count(*) from {{ source('csv_rejects', 'csv_rejects__' ~ s.source ~ '__' ~ s.table) }})
-            as raw_rows
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ s.source }}.{{ s.table }}' as source_name,
+            (select count(*) from {{ ref(s.staging) }})
+            + (select count(*) from {{ source('csv_rejects', 'csv_rejects__' ~ s.source ~ '__' ~ s.table) }})
+                as raw_rows
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -14,7 +14,7 @@ ranked as (
         *,
         row_number() over (
             partition by source_name, ad_id, performance_date, platform
-            order by extracted_at desc, source_file desc, raw_record
+            order by extracted_at desc, source_file desc, raw_record asc
         ) as extraction_rank
 
     from validated
@@ -25,7 +25,26 @@ ranked as (
 final as (
 
     select
-        * exclude (extraction_rank),
+        source_name,
+        source_file,
+        ad_id,
+        account_id,
+        campaign_id,
+        ad_set_id,
+        source_platform,
+        platform,
+        currency_code,
+        raw_record,
+        parse_errors,
+        impressions,
+        clicks,
+        spend,
+        conversions,
+        conversion_value,
+        performance_date,
+        extracted_at,
+        cpm_robust_z,
+        rejection_reason,
         extraction_rank > 1 as is_superseded
 
     from ranked

@@ -8,37 +8,37 @@
 with
 
 {% for platform_model in platform_models %}
-{{ platform_model }} as (
+    {{ platform_model }} as (
 
-    select * from {{ ref(platform_model) }}
+        select * from {{ ref(platform_model) }}
 
-),
+    ),
 
 {% endfor %}
 unioned as (
 
     {% for platform_model in platform_models %}
-    select
-        source_name,
-        source_file,
-        ad_id,
-        account_id,
-        campaign_id,
-        ad_set_id,
-        source_platform,
-        platform,
-        currency_code,
-        raw_record,
-        parse_errors,
-        impressions,
-        clicks,
-        spend,
-        conversions,
-        conversion_value,
-        performance_date,
-        extracted_at
-    from {{ platform_model }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_name,
+            source_file,
+            ad_id,
+            account_id,
+            campaign_id,
+            ad_set_id,
+            source_platform,
+            platform,
+            currency_code,
+            raw_record,
+            parse_errors,
+            impressions,
+            clicks,
+            spend,
+            conversions,
+            conversion_value,
+            performance_date,
+            extracted_at
+        from {{ platform_model }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )

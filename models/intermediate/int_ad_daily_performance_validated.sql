@@ -37,7 +37,7 @@ rule_checked as (
             when spend > 0 and impressions = 0 then 'outlier_cpm'
         end as rule_violation,
         case when spend > 0 and impressions > 0
-            then ln(cast(spend as double) * 1000 / impressions)
+                then ln(cast(spend as double) * 1000 / impressions)
         end as log_cpm
 
     from performance
@@ -72,7 +72,24 @@ cpm_spread as (
 validated as (
 
     select
-        rule_checked.* exclude (rule_violation, log_cpm),
+        rule_checked.source_name,
+        rule_checked.source_file,
+        rule_checked.ad_id,
+        rule_checked.account_id,
+        rule_checked.campaign_id,
+        rule_checked.ad_set_id,
+        rule_checked.source_platform,
+        rule_checked.platform,
+        rule_checked.currency_code,
+        rule_checked.raw_record,
+        rule_checked.parse_errors,
+        rule_checked.impressions,
+        rule_checked.clicks,
+        rule_checked.spend,
+        rule_checked.conversions,
+        rule_checked.conversion_value,
+        rule_checked.performance_date,
+        rule_checked.extracted_at,
         (rule_checked.log_cpm - cpm_spread.median_log_cpm)
         / nullif(cpm_spread.robust_sd_log_cpm, 0) as cpm_robust_z,
         coalesce(

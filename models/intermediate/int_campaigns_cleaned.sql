@@ -11,12 +11,24 @@ campaigns as (
 cleaned as (
 
     select
-        * exclude (campaign_end_date),
+        source_file,
+        campaign_id,
+        account_id,
+        source_platform,
+        account_name,
+        vertical,
+        account_size_band,
+        campaign_name,
+        platform_objective,
+        budget_currency,
+        campaign_daily_budget,
+        campaign_start_date,
         case
             when campaign_end_date >= campaign_start_date or campaign_start_date is null
                 then campaign_end_date
         end as campaign_end_date,
-        coalesce(campaign_end_date < campaign_start_date, false) as has_invalid_end_date
+        coalesce(campaign_end_date < campaign_start_date, false) as has_invalid_end_date,
+        updated_at
 
     from campaigns
 

@@ -30,10 +30,10 @@ ranked as (
 
     select
         *,
-        case when rejection_reason is null then row_number() over (
+        row_number() over (
             partition by rejection_reason is null, ad_id, performance_date
-            order by received_at desc, source_file desc, raw_record
-        ) end as delivery_rank
+            order by received_at desc, source_file desc, raw_record asc
+        ) as delivery_rank
 
     from rule_checked
 
@@ -42,8 +42,21 @@ ranked as (
 final as (
 
     select
-        * exclude (delivery_rank),
-        coalesce(delivery_rank > 1, false) as is_superseded
+        source_name,
+        source_file,
+        ad_id,
+        source_platform,
+        raw_record,
+        parse_errors,
+        rejection_reason,
+        offline_conversions,
+        offline_conversion_value,
+        likes,
+        comments,
+        shares,
+        rejection_reason is null and delivery_rank > 1 as is_superseded,
+        performance_date,
+        received_at
 
     from ranked
 

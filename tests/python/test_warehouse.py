@@ -89,6 +89,10 @@ def test_duplicates_and_repairs(built: Warehouse) -> None:
     truth = defects(built)
     dups = query(built, "select source_name, count(*) as n from audit.removed_duplicates group by 1")
     assert dict(dups.values) == truth[truth.handling == "dedup"].groupby("source").size().to_dict()
+    keys = query(built, "select source_name, duplicate_key from audit.removed_duplicates")
+    got = sorted((s, k.split("|")[0].split(":", 1)[1]) for s, k in keys.values)
+    want = truth[truth.handling == "dedup"]
+    assert got == sorted(zip(want.source, want.key, strict=True))
 
     campaigns = query(
         built,

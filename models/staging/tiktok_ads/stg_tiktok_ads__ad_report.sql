@@ -27,8 +27,12 @@ renamed as (
         is_valid_json,
         nullif(trim({{ adscore.json_text('raw_record', '$.dimensions.ad_id') }}), '') as native_ad_id,
         nullif(trim({{ adscore.json_text('raw_record', '$.metrics.adgroup_id') }}), '') as native_ad_set_id,
-        nullif(trim({{ adscore.json_text('raw_record', '$.metrics.campaign_id') }}), '') as native_campaign_id,
-        nullif(trim({{ adscore.json_text('raw_record', '$.metrics.advertiser_id') }}), '') as native_account_id,
+        nullif(
+            trim({{ adscore.json_text('raw_record', '$.metrics.campaign_id') }}), ''
+        ) as native_campaign_id,
+        nullif(
+            trim({{ adscore.json_text('raw_record', '$.metrics.advertiser_id') }}), ''
+        ) as native_account_id,
         upper(trim({{ adscore.json_text('raw_record', '$.metrics.currency') }})) as currency_code,
         {{ adscore.json_text('raw_record', '$.metrics.impressions') }} as impressions_text,
         {{ adscore.json_text('raw_record', '$.metrics.clicks') }} as clicks_text,
