@@ -7,7 +7,7 @@
 
 {% macro parse_number(text, data_type='decimal(18, 6)') -%}
     {#- "1,234.56", "$1,234.56", "1,234.56 USD", " 12 " -> 1234.56; anything else -> NULL. -#}
-    {{ dbt.safe_cast(adscore.strip_number_formatting(text), data_type) }}
+    {{ adscore.try_cast(adscore.strip_number_formatting(text), data_type) }}
 {%- endmacro %}
 
 {% macro parse_integer(text) -%}
@@ -23,7 +23,7 @@
 {%- endmacro %}
 
 {% macro default__parse_date(text) -%}
-    {{ dbt.safe_cast(text, 'date') }}
+    {{ adscore.try_cast(text, 'date') }}
 {%- endmacro %}
 
 {% macro duckdb__parse_date(text) -%}
@@ -39,7 +39,7 @@
 
 {% macro parse_timestamp(text) -%}
     {#- ISO 8601 timestamps, a trailing Z (UTC) accepted. -#}
-    {{ dbt.safe_cast("replace(trim(" ~ text ~ "), 'Z', '')", 'timestamp') }}
+    {{ adscore.try_cast("replace(trim(" ~ text ~ "), 'Z', '')", 'timestamp') }}
 {%- endmacro %}
 
 {% macro parse_errors(fields) -%}
@@ -93,4 +93,17 @@
 
 {% macro duckdb__median(expression) -%}
     median({{ expression }})
+{%- endmacro %}
+
+{% macro try_cast(expression, data_type) -%}
+    {#- A cast that yields NULL instead of failing (dbt.safe_cast is a plain cast on duckdb). -#}
+    {{- return(adapter.dispatch('try_cast', 'adscore')(expression, data_type)) -}}
+{%- endmacro %}
+
+{% macro default__try_cast(expression, data_type) -%}
+    {{ dbt.safe_cast(expression, data_type) }}
+{%- endmacro %}
+
+{% macro duckdb__try_cast(expression, data_type) -%}
+    try_cast({{ expression }} as {{ data_type }})
 {%- endmacro %}

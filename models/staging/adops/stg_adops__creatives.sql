@@ -35,7 +35,7 @@ renamed as (
         {{ adscore.parse_integer(adscore.json_text('raw_record', '$.image.height')) }} as image_height,
         {{ adscore.parse_number(adscore.json_text('raw_record', '$.image.text_overlay_pct'), 'double') }}
             as image_text_overlay_pct,
-        {{ dbt.safe_cast(adscore.json_text('raw_record', '$.image.has_people'), 'boolean') }}
+        {{ adscore.try_cast(adscore.json_text('raw_record', '$.image.has_people'), 'boolean') }}
             as image_has_people,
         {{ adscore.parse_timestamp(adscore.json_text('raw_record', '$.updated_at')) }} as updated_at
 
