@@ -18,7 +18,7 @@ DEMO_ADS ?= 20000
 DEMO_DAYS ?= 120
 DEMO_SEED ?= 7
 
-.PHONY: help setup run data dbt-build train test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality
+.PHONY: help setup run data dbt-build train test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,3 +78,6 @@ dbt-docs: $(STAMP) ## dbt docs on http://127.0.0.1:8080
 
 clean: ## Remove generated data, warehouse, artifacts and MLflow store (keeps .venv)
 	rm -rf data warehouse artifacts mlflow target logs
+
+bench-warehouse: $(STAMP) ## dbt build vs the pandas reference at 1M, 10M and 100M ad-days (slow; see docs/benchmarks.md)
+	$(BIN)/python bench/warehouse.py --sizes 1 10 100

@@ -107,3 +107,16 @@
 {% macro duckdb__try_cast(expression, data_type) -%}
     try_cast({{ expression }} as {{ data_type }})
 {%- endmacro %}
+
+{% macro text_record(fields) -%}
+    {#- The raw text of `fields` (name -> [text expression, parsed expression]) as a JSON object. -#}
+    {{- return(adapter.dispatch('text_record', 'adscore')(fields)) -}}
+{%- endmacro %}
+
+{% macro duckdb__text_record(fields) -%}
+    cast(json_object(
+        {%- for name, pair in fields.items() %}
+        '{{ name }}', {{ pair[0] }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ) as varchar)
+{%- endmacro %}

@@ -1,9 +1,5 @@
 {% macro raw_sources() %}
-    {#-
-        The file-based sources, their staging model and how their usable rows are counted:
-        `clean_model` holds the rows that go on (with `clean_filter`), `duplicates` whether
-        the source is deduplicated.  Audit models loop over this list.
-    -#}
+    {#- The file-based sources and their staging models; audit models loop over this list. -#}
     {{ return([
         {'source': 'meta_ads', 'table': 'ads_insights', 'staging': 'stg_meta_ads__insights'},
         {'source': 'google_ads', 'table': 'ad_group_ad_performance', 'staging': 'stg_google_ads__ad_performance'},

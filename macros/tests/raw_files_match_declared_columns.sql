@@ -13,6 +13,8 @@
             {{ exceptions.raise_compiler_error("No file matches " ~ pattern) }}
         {%- endif -%}
         {%- set problems = [] -%}
+        {#- The first row of a scan is the file's first line only when order is preserved. -#}
+        {%- do run_query("set session preserve_insertion_order = true") -%}
         {%- for file in files -%}
             {%- set first = run_query(adscore.first_line_query(file)).columns[0].values() -%}
             {%- if first -%}
@@ -30,6 +32,7 @@
                 {%- endif -%}
             {%- endif -%}
         {%- endfor -%}
+        {%- do run_query("reset session preserve_insertion_order") -%}
         {%- if problems -%}
             {{ exceptions.raise_compiler_error(problems | join("; ") ~ ". Declared: " ~ declared | join(", ")) }}
         {%- endif -%}

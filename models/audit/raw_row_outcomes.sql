@@ -2,9 +2,9 @@
 -- 'duplicate' (superseded by a later extraction) or the quarantine reason code.
 with
 
-deduplicated as (
+performance as (
 
-    select * from {{ ref('int_ad_daily_performance_deduplicated') }}
+    select * from {{ ref('int_ad_daily_performance_validated') }}
 
 ),
 
@@ -56,8 +56,8 @@ clean as (
         source_name,
         source_file,
         count(*) as n_rows
-    from deduplicated
-    where not is_superseded
+    from performance
+    where rejection_reason is null and not is_superseded
     group by source_name, source_file
 
     union all

@@ -3,7 +3,10 @@
     from, its raw content and why.  Nothing is dropped anywhere else in the project.
 -#}
 {%- set raw_sources = adscore.raw_sources() -%}
-{%- for s in raw_sources %}
+-- The csv_rejects tables are written by the post-hooks of the models that read the files:
+-- depends_on: {{ ref('int_ad_daily_performance_validated') }}
+-- depends_on: {{ ref('int_offline_conversions_validated') }}
+{%- for s in raw_sources if s.source == 'adops' %}
 -- depends_on: {{ ref(s.staging) }}
 {%- endfor %}
 
@@ -34,7 +37,8 @@ rule_rejects as (
         source_file,
         concat_ws('|', ad_id, cast(performance_date as varchar), platform, cast(extracted_at as varchar))
             as source_row_id,
-        raw_record as raw_content,
+        -- The parsed row, with the text of any field that did not parse.
+        {{ adscore.record_as_json('performance') }} as raw_content,
         rejection_reason as reason_code,
         parse_errors as reason_detail
     from performance
@@ -47,7 +51,7 @@ rule_rejects as (
         source_file,
         concat_ws('|', ad_id, cast(performance_date as varchar), cast(received_at as varchar))
             as source_row_id,
-        raw_record as raw_content,
+        {{ adscore.record_as_json('offline_conversions') }} as raw_content,
         rejection_reason as reason_code,
         parse_errors as reason_detail
     from offline_conversions

@@ -3,7 +3,7 @@ with
 
 performance as (
 
-    select * from {{ ref('int_ad_daily_performance_deduplicated') }}
+    select * from {{ ref('int_ad_daily_performance_validated') }}
 
 ),
 
@@ -20,7 +20,7 @@ final as (
         source_file,
         concat_ws('|', ad_id, cast(performance_date as varchar), platform) as duplicate_key,
         cast(extracted_at as varchar) as extracted_at,
-        raw_record as raw_content
+        {{ adscore.record_as_json('performance') }} as raw_content
     from performance
     where is_superseded
 
@@ -31,7 +31,7 @@ final as (
         source_file,
         concat_ws('|', ad_id, cast(performance_date as varchar)) as duplicate_key,
         cast(received_at as varchar) as extracted_at,
-        raw_record as raw_content
+        {{ adscore.record_as_json('offline_conversions') }} as raw_content
     from offline_conversions
     where is_superseded
 

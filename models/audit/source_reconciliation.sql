@@ -12,16 +12,63 @@ outcomes as (
 
 ),
 
-raw_counts as (
+performance as (
+
+    select * from {{ ref('int_ad_daily_performance_validated') }}
+
+),
+
+offline_conversions as (
+
+    select * from {{ ref('int_offline_conversions_validated') }}
+
+),
+
+-- Rows the reader parsed, per source (every parsed row is kept by the validated models).
+parsed_counts as (
+
+    select source_name, count(*) as n_rows
+    from performance
+    group by source_name
+
+    union all
+
+    select 'conversions.offline_conversions' as source_name, count(*) as n_rows
+    from offline_conversions
+
+    {% for s in raw_sources if s.source == 'adops' %}
+        union all
+
+        select '{{ s.source }}.{{ s.table }}' as source_name, count(*) as n_rows
+        from {{ ref(s.staging) }}
+    {% endfor %}
+
+),
+
+-- Lines the reader rejected, per source.
+rejected_line_counts as (
 
     {% for s in raw_sources %}
         select
             '{{ s.source }}.{{ s.table }}' as source_name,
-            (select count(*) from {{ ref(s.staging) }})
-            + (select count(*) from {{ source('csv_rejects', 'csv_rejects__' ~ s.source ~ '__' ~ s.table) }})
-                as raw_rows
+            count(*) as n_rows
+        from {{ source('csv_rejects', 'csv_rejects__' ~ s.source ~ '__' ~ s.table) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+raw_counts as (
+
+    select
+        source_name,
+        sum(n_rows) as raw_rows
+    from (
+        select * from parsed_counts
+        union all
+        select * from rejected_line_counts
+    ) as counted
+    group by source_name
 
 ),
 

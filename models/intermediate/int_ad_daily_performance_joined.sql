@@ -1,8 +1,9 @@
 with
 
-deduplicated as (
+performance as (
 
-    select * from {{ ref('int_ad_daily_performance_deduplicated') }}
+    select * from {{ ref('int_ad_daily_performance_validated') }}
+    where rejection_reason is null and not is_superseded
 
 ),
 
@@ -31,8 +32,7 @@ per_ad_day as (
         sum(conversions) as online_conversions,
         sum(conversion_value) as online_conversion_value
 
-    from deduplicated
-    where not is_superseded
+    from performance
     group by ad_id, account_id, campaign_id, ad_set_id, source_platform, currency_code, performance_date
 
 ),

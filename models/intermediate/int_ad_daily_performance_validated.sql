@@ -1,23 +1,63 @@
 {#-
-    Every delivery row with the first rule it breaks (null when it is usable):
+    Every delivery row of every platform export, good or bad, with:
 
-    malformed_line         a JSON-lines record that is not valid JSON
-    missing_key            no ad id or no parseable date
-    unparseable_value      a value present but not a number/date (parse_errors names it)
-    missing_metric         spend, impressions or clicks empty
-    negative_value         negative spend, impressions, clicks, conversions or value
-    clicks_gt_impressions  more clicks than impressions
-    conversions_gt_clicks  more platform conversions than clicks
-    outlier_cpm            spend without impressions, or a CPM whose robust z-score within
-                           its platform exceeds var outlier_max_robust_z (median / MAD of
-                           ln CPM over the rows that pass every other rule)
+    rejection_reason, the first rule it breaks (null when usable):
+        malformed_line         a JSON-lines record that is not valid JSON
+        missing_key            no ad id or no parseable date
+        unparseable_value      a value present but not a number/date (parse_errors names it)
+        missing_metric         spend, impressions or clicks empty
+        negative_value         negative spend, impressions, clicks, conversions or value
+        clicks_gt_impressions  more clicks than impressions
+        conversions_gt_clicks  more platform conversions than clicks
+        outlier_cpm            spend without impressions, or a CPM whose robust z-score within
+                               its platform exceeds var outlier_max_robust_z (median / MAD of
+                               ln CPM over the rows that pass every other rule)
+    is_superseded, for usable rows: a later (or identical) extraction of the same ad, day and
+        publisher platform exists; re-exports supersede earlier extractions.
+
+    The staging views are read here, in one pass per file, so this model's post-hook keeps
+    the lines DuckDB's reader rejected (audit.csv_rejects__*).
 -#}
+{%- set platform_models = [
+    'stg_meta_ads__insights',
+    'stg_google_ads__ad_performance',
+    'stg_tiktok_ads__ad_report',
+    'stg_pinterest_ads__ad_analytics',
+] -%}
+{{ config(post_hook=[
+    "{{ adscore.persist_csv_rejects('meta_ads', 'ads_insights') }}",
+    "{{ adscore.persist_csv_rejects('google_ads', 'ad_group_ad_performance') }}",
+    "{{ adscore.persist_csv_rejects('tiktok_ads', 'ad_report') }}",
+    "{{ adscore.persist_csv_rejects('pinterest_ads', 'ad_analytics') }}",
+]) }}
 
 with
 
-performance as (
+unioned as (
 
-    select * from {{ ref('int_ad_daily_performance_unioned') }}
+    {% for platform_model in platform_models %}
+        select
+            source_name,
+            source_file,
+            ad_id,
+            account_id,
+            campaign_id,
+            ad_set_id,
+            source_platform,
+            platform,
+            currency_code,
+            parse_errors,
+            unparsed_values,
+            impressions,
+            clicks,
+            spend,
+            conversions,
+            conversion_value,
+            performance_date,
+            extracted_at
+        from {{ ref(platform_model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -36,11 +76,12 @@ rule_checked as (
             when conversions > clicks then 'conversions_gt_clicks'
             when spend > 0 and impressions = 0 then 'outlier_cpm'
         end as rule_violation,
-        case when spend > 0 and impressions > 0
+        case
+            when spend > 0 and impressions > 0
                 then ln(cast(spend as double) * 1000 / impressions)
         end as log_cpm
 
-    from performance
+    from unioned
 
 ),
 
@@ -72,24 +113,7 @@ cpm_spread as (
 validated as (
 
     select
-        rule_checked.source_name,
-        rule_checked.source_file,
-        rule_checked.ad_id,
-        rule_checked.account_id,
-        rule_checked.campaign_id,
-        rule_checked.ad_set_id,
-        rule_checked.source_platform,
-        rule_checked.platform,
-        rule_checked.currency_code,
-        rule_checked.raw_record,
-        rule_checked.parse_errors,
-        rule_checked.impressions,
-        rule_checked.clicks,
-        rule_checked.spend,
-        rule_checked.conversions,
-        rule_checked.conversion_value,
-        rule_checked.performance_date,
-        rule_checked.extracted_at,
+        rule_checked.*,
         (rule_checked.log_cpm - cpm_spread.median_log_cpm)
         / nullif(cpm_spread.robust_sd_log_cpm, 0) as cpm_robust_z,
         coalesce(
@@ -104,6 +128,48 @@ validated as (
     from rule_checked
     left join cpm_spread on rule_checked.platform = cpm_spread.platform
 
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by rejection_reason is null, source_name, ad_id, performance_date, platform
+            order by extracted_at desc, source_file desc
+        ) as extraction_rank
+
+    from validated
+
+),
+
+final as (
+
+    select
+        source_name,
+        source_file,
+        ad_id,
+        account_id,
+        campaign_id,
+        ad_set_id,
+        source_platform,
+        platform,
+        currency_code,
+        parse_errors,
+        unparsed_values,
+        rejection_reason,
+        impressions,
+        clicks,
+        spend,
+        conversions,
+        conversion_value,
+        cpm_robust_z,
+        rejection_reason is null and extraction_rank > 1 as is_superseded,
+        performance_date,
+        extracted_at
+
+    from ranked
+
 )
 
-select * from validated
+select * from final

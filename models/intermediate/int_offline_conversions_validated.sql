@@ -1,3 +1,5 @@
+{{ config(post_hook="{{ adscore.persist_csv_rejects('conversions', 'offline_conversions') }}") }}
+
 {#-
     First-party feed rows with the first rule they break (null when usable) and whether a
     later delivery of the same ad-day supersedes them.  Empty counts default to 0 (staging).
@@ -32,7 +34,7 @@ ranked as (
         *,
         row_number() over (
             partition by rejection_reason is null, ad_id, performance_date
-            order by received_at desc, source_file desc, raw_record asc
+            order by received_at desc, source_file desc
         ) as delivery_rank
 
     from rule_checked
@@ -46,7 +48,7 @@ final as (
         source_file,
         ad_id,
         source_platform,
-        raw_record,
+        unparsed_values,
         parse_errors,
         rejection_reason,
         offline_conversions,

@@ -23,7 +23,7 @@ renamed as (
 
     select
         source_file,
-        raw_record,
+        case when not is_valid_json then raw_record end as raw_record,
         is_valid_json,
         lower(trim({{ adscore.json_text('raw_record', '$.source_platform') }})) || ':'
         || trim({{ adscore.json_text('raw_record', '$.creative_id') }}) as creative_id,

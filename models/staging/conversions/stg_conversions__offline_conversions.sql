@@ -1,4 +1,14 @@
-{{ config(post_hook="{{ adscore.persist_csv_rejects('conversions', 'offline_conversions') }}") }}
+{%- set parsed_fields = {
+    'offline_conversions': ['offline_conversions_text', 'offline_conversions'],
+    'offline_conversion_value': ['offline_conversion_value_text', 'offline_conversion_value'],
+    'likes': ['likes_text', 'likes'],
+    'comments': ['comments_text', 'comments'],
+    'shares': ['shares_text', 'shares'],
+    'event_date': ['performance_date_text', 'performance_date'],
+    'received_at': ['received_at_text', 'received_at'],
+} -%}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -12,7 +22,6 @@ renamed as (
 
     select
         filename as source_file,
-        {{ adscore.record_as_json('source') }} as raw_record,
         lower(trim(source_platform)) as source_platform,
         nullif(trim(ad_id), '') as native_ad_id,
         offline_conversions as offline_conversions_text,
@@ -54,6 +63,15 @@ parsed as (
 
 ),
 
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
 final as (
 
     select
@@ -61,16 +79,10 @@ final as (
         source_file,
         source_platform || ':' || native_ad_id as ad_id,
         source_platform,
-        raw_record,
-        {{ adscore.parse_errors({
-            'offline_conversions': ['offline_conversions_text', 'offline_conversions'],
-            'offline_conversion_value': ['offline_conversion_value_text', 'offline_conversion_value'],
-            'likes': ['likes_text', 'likes'],
-            'comments': ['comments_text', 'comments'],
-            'shares': ['shares_text', 'shares'],
-            'event_date': ['performance_date_text', 'performance_date'],
-            'received_at': ['received_at_text', 'received_at'],
-        }) }} as parse_errors,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values,
         offline_conversions,
         cast(offline_conversion_value as decimal(18, 6)) as offline_conversion_value,
         likes,
@@ -79,7 +91,7 @@ final as (
         performance_date,
         received_at
 
-    from parsed
+    from checked
 
 )
 

@@ -1,4 +1,14 @@
-{{ config(post_hook="{{ adscore.persist_csv_rejects('google_ads', 'ad_group_ad_performance') }}") }}
+{%- set parsed_fields = {
+    'metrics.impressions': ['impressions_text', 'impressions'],
+    'metrics.clicks': ['clicks_text', 'clicks'],
+    'metrics.cost_micros': ['cost_micros_text', 'spend'],
+    'metrics.conversions': ['conversions_text', 'conversions'],
+    'metrics.conversions_value': ['conversions_value_text', 'conversion_value'],
+    'segments.date': ['performance_date_text', 'performance_date'],
+    'extracted_at': ['extracted_at_text', 'extracted_at'],
+} -%}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -12,7 +22,6 @@ renamed as (
 
     select
         filename as source_file,
-        {{ adscore.record_as_json('source') }} as raw_record,
         nullif(trim("ad_group_ad.ad.id"), '') as native_ad_id,
         nullif(trim("ad_group.id"), '') as native_ad_set_id,
         nullif(trim("campaign.id"), '') as native_campaign_id,
@@ -50,6 +59,15 @@ parsed as (
 
 ),
 
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
 final as (
 
     select
@@ -62,16 +80,10 @@ final as (
         'google_ads' as source_platform,
         'google' as platform,
         currency_code,
-        raw_record,
-        {{ adscore.parse_errors({
-            'metrics.impressions': ['impressions_text', 'impressions'],
-            'metrics.clicks': ['clicks_text', 'clicks'],
-            'metrics.cost_micros': ['cost_micros_text', 'spend'],
-            'metrics.conversions': ['conversions_text', 'conversions'],
-            'metrics.conversions_value': ['conversions_value_text', 'conversion_value'],
-            'segments.date': ['performance_date_text', 'performance_date'],
-            'extracted_at': ['extracted_at_text', 'extracted_at'],
-        }) }} as parse_errors,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values,
         impressions,
         clicks,
         spend,
@@ -80,7 +92,7 @@ final as (
         performance_date,
         extracted_at
 
-    from parsed
+    from checked
 
 )
 

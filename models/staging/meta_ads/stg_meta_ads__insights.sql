@@ -1,4 +1,14 @@
-{{ config(post_hook="{{ adscore.persist_csv_rejects('meta_ads', 'ads_insights') }}") }}
+{%- set parsed_fields = {
+    'impressions': ['impressions_text', 'impressions'],
+    'clicks': ['clicks_text', 'clicks'],
+    'spend': ['spend_text', 'spend'],
+    'actions': ['actions_json', 'conversions'],
+    'action_values': ['action_values_json', 'conversion_value'],
+    'date_start': ['performance_date_text', 'performance_date'],
+    'extracted_at': ['extracted_at_text', 'extracted_at'],
+} -%}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -12,7 +22,6 @@ renamed as (
 
     select
         filename as source_file,
-        {{ adscore.record_as_json('source') }} as raw_record,
         nullif(trim(ad_id), '') as native_ad_id,
         nullif(trim(adset_id), '') as native_ad_set_id,
         nullif(trim(campaign_id), '') as native_campaign_id,
@@ -49,6 +58,15 @@ parsed as (
 
 ),
 
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
 final as (
 
     select
@@ -61,16 +79,10 @@ final as (
         'meta' as source_platform,
         platform,
         currency_code,
-        raw_record,
-        {{ adscore.parse_errors({
-            'impressions': ['impressions_text', 'impressions'],
-            'clicks': ['clicks_text', 'clicks'],
-            'spend': ['spend_text', 'spend'],
-            'actions': ['actions_json', 'conversions'],
-            'action_values': ['action_values_json', 'conversion_value'],
-            'date_start': ['performance_date_text', 'performance_date'],
-            'extracted_at': ['extracted_at_text', 'extracted_at'],
-        }) }} as parse_errors,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values,
         impressions,
         clicks,
         spend,
@@ -79,7 +91,7 @@ final as (
         performance_date,
         extracted_at
 
-    from parsed
+    from checked
 
 )
 

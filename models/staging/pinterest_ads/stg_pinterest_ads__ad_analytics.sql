@@ -1,4 +1,14 @@
-{{ config(post_hook="{{ adscore.persist_csv_rejects('pinterest_ads', 'ad_analytics') }}") }}
+{%- set parsed_fields = {
+    'IMPRESSION_1': ['impressions_text', 'impressions'],
+    'CLICKTHROUGH_1': ['clicks_text', 'clicks'],
+    'SPEND_IN_MICRO_DOLLAR': ['spend_micros_text', 'spend'],
+    'TOTAL_CHECKOUT': ['conversions_text', 'conversions'],
+    'TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR': ['conversion_value_micros_text', 'conversion_value'],
+    'DATE': ['performance_date_text', 'performance_date'],
+    'EXTRACTED_AT': ['extracted_at_text', 'extracted_at'],
+} -%}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -12,7 +22,6 @@ renamed as (
 
     select
         filename as source_file,
-        {{ adscore.record_as_json('source') }} as raw_record,
         nullif(trim(ad_id), '') as native_ad_id,
         nullif(trim(ad_group_id), '') as native_ad_set_id,
         nullif(trim(campaign_id), '') as native_campaign_id,
@@ -50,6 +59,15 @@ parsed as (
 
 ),
 
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
 final as (
 
     select
@@ -62,16 +80,10 @@ final as (
         'pinterest' as source_platform,
         'pinterest' as platform,
         'USD' as currency_code,
-        raw_record,
-        {{ adscore.parse_errors({
-            'IMPRESSION_1': ['impressions_text', 'impressions'],
-            'CLICKTHROUGH_1': ['clicks_text', 'clicks'],
-            'SPEND_IN_MICRO_DOLLAR': ['spend_micros_text', 'spend'],
-            'TOTAL_CHECKOUT': ['conversions_text', 'conversions'],
-            'TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR': ['conversion_value_micros_text', 'conversion_value'],
-            'DATE': ['performance_date_text', 'performance_date'],
-            'EXTRACTED_AT': ['extracted_at_text', 'extracted_at'],
-        }) }} as parse_errors,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values,
         impressions,
         clicks,
         spend,
@@ -80,7 +92,7 @@ final as (
         performance_date,
         extracted_at
 
-    from parsed
+    from checked
 
 )
 

@@ -1,4 +1,14 @@
-{{ config(post_hook="{{ adscore.persist_csv_rejects('tiktok_ads', 'ad_report') }}") }}
+{%- set parsed_fields = {
+    'metrics.impressions': ['impressions_text', 'impressions'],
+    'metrics.clicks': ['clicks_text', 'clicks'],
+    'metrics.spend': ['spend_text', 'spend'],
+    'metrics.conversion': ['conversions_text', 'conversions'],
+    'metrics.total_purchase_value': ['conversion_value_text', 'conversion_value'],
+    'dimensions.stat_time_day': ['performance_date_text', 'performance_date'],
+    'extracted_at': ['extracted_at_text', 'extracted_at'],
+} -%}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -66,6 +76,15 @@ parsed as (
 
 ),
 
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
 final as (
 
     select
@@ -78,16 +97,11 @@ final as (
         'tiktok' as source_platform,
         'tiktok' as platform,
         currency_code,
-        raw_record,
-        case when not is_valid_json then 'json' else {{ adscore.parse_errors({
-            'metrics.impressions': ['impressions_text', 'impressions'],
-            'metrics.clicks': ['clicks_text', 'clicks'],
-            'metrics.spend': ['spend_text', 'spend'],
-            'metrics.conversion': ['conversions_text', 'conversions'],
-            'metrics.total_purchase_value': ['conversion_value_text', 'conversion_value'],
-            'dimensions.stat_time_day': ['performance_date_text', 'performance_date'],
-            'extracted_at': ['extracted_at_text', 'extracted_at'],
-        }) }} end as parse_errors,
+        case when not is_valid_json then 'json' else parse_error_fields end as parse_errors,
+        case
+            when not is_valid_json then raw_record
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values,
         impressions,
         clicks,
         spend,
@@ -96,7 +110,7 @@ final as (
         performance_date,
         extracted_at
 
-    from parsed
+    from checked
 
 )
 

@@ -1,0 +1,188 @@
+"""dbt build vs the pandas reference on 1M, 10M and 100M ad-days of raw exports.
+
+    python bench/warehouse.py [--sizes 1 10 100] [--work /tmp/adscore-bench] [--repeats 1]
+
+Generates one base world of ~1M ad-days (40,000 ads x 120 days, default defect rates) with
+the project's generator, tiles it to each size (bench/tile.py: ids remapped per tile), then
+for each size runs, in separate processes, a full `dbt build` into a fresh DuckDB file and
+the pandas reference (bench/pandas_reference.py) doing the same cleaning.  Reports wall
+seconds, raw rows per second, peak RSS and the ratios, and writes them as JSON.  The pandas
+run gets an address-space limit (--pandas-mem-gib) so that an out-of-memory failure is
+reported rather than taking the machine down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.tile import tile  # noqa: E402
+
+BASE_ADS = 40_000
+
+
+def run_measured(
+    cmd: list[str], env: dict[str, str], mem_limit_bytes: int | None = None, timeout: int = 7200
+) -> dict:
+    """Run a command; return its wall time, exit status and peak RSS (this child's, via wait4)."""
+
+    def limit() -> None:
+        if mem_limit_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (mem_limit_bytes, mem_limit_bytes))
+
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after wait4
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    _, status, rusage = os.wait4(proc.pid, 0)
+    timer.cancel()
+    wall = time.perf_counter() - started
+    log.seek(0)
+    tail = log.read().decode(errors="replace")[-1500:]
+    log.close()
+    code = os.waitstatus_to_exitcode(status)
+    return {
+        "wall_s": round(wall, 2),
+        "returncode": code,
+        "peak_rss_gib": round(rusage.ru_maxrss / 2**20, 2),
+        "tail": tail,
+    }
+
+
+def raw_rows(dbt_db: Path) -> int | None:
+    import duckdb
+
+    try:
+        with duckdb.connect(str(dbt_db), read_only=True) as con:
+            return int(con.execute("select sum(raw_rows) from audit.source_reconciliation").fetchall()[0][0])
+    except Exception:  # the build may have failed
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100], help="millions of ad-days")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/adscore-bench"))
+    parser.add_argument("--pandas-mem-gib", type=float, default=20.0)
+    parser.add_argument(
+        "--skip-pandas-above",
+        type=int,
+        default=1000,
+        help="do not run pandas above this many million ad-days",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default <work>/results.json)")
+    args = parser.parse_args()
+
+    work = args.work
+    base = work / "base" / "raw"
+    env = {
+        **os.environ,
+        "DO_NOT_TRACK": "1",
+        "DBT_PROFILES_DIR": str(REPO / "profiles"),
+        "OMP_NUM_THREADS": "1",
+    }
+    if not base.exists():
+        print(f"generating the base world ({BASE_ADS} ads x 120 days) ...", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ml.synth",
+                "--ads",
+                str(BASE_ADS),
+                "--days",
+                "120",
+                "--replicates",
+                "1",
+                "--seed",
+                "7",
+                "--out",
+                str(base),
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+        )
+
+    results = []
+    for size in args.sizes:
+        folder = work / f"{size}M"
+        raw = folder / "raw"
+        print(f"[{size}M] tiling ...", flush=True)
+        tile_s = tile(base, raw, size)
+        db = folder / "warehouse.duckdb"
+        for path in (db, db.with_suffix(".duckdb.wal")):
+            path.unlink(missing_ok=True)
+        dbt_env = {
+            **env,
+            "ADSCORE_RAW_DIR": str(raw),
+            "DUCKDB_PATH": str(db),
+            "DBT_TARGET_PATH": str(folder / "dbt_target"),
+            "DBT_LOG_PATH": str(folder / "dbt_logs"),
+        }
+        print(f"[{size}M] dbt build ...", flush=True)
+        dbt = run_measured([str(Path(sys.executable).parent / "dbt"), "build"], dbt_env)
+        n_raw = raw_rows(db)
+        record = {"size_m_ad_days": size, "raw_rows": n_raw, "tile_s": round(tile_s, 1), "dbt": dbt}
+        if size <= args.skip_pandas_above:
+            print(f"[{size}M] pandas reference ...", flush=True)
+            record["pandas"] = run_measured(
+                [
+                    sys.executable,
+                    str(REPO / "bench/pandas_reference.py"),
+                    str(raw),
+                    str(folder / "pandas.parquet"),
+                ],
+                env,
+                mem_limit_bytes=int(args.pandas_mem_gib * 2**30),
+            )
+        results.append(record)
+        print(json.dumps({k: v for k, v in record.items()}, default=str)[:2000], flush=True)
+        shutil.rmtree(folder / "dbt_target", ignore_errors=True)
+
+    machine = {
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+    out = args.out or work / "results.json"
+    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2, default=str))
+    print(
+        f"\n{'size':>6} {'raw rows':>12} {'dbt s':>8} {'dbt rows/s':>11} {'dbt GiB':>8} "
+        f"{'pandas s':>9} {'pandas GiB':>10} {'speed x':>8} {'mem x':>6}"
+    )
+    for r in results:
+        d, p = r["dbt"], r.get("pandas")
+        rows = r["raw_rows"] or 0
+        line = (
+            f"{r['size_m_ad_days']:>5}M {rows:>12,} {d['wall_s']:>8} {rows / d['wall_s']:>11,.0f}"
+            f" {d['peak_rss_gib']:>8}"
+        )
+        if p and p["returncode"] == 0:
+            line += (
+                f" {p['wall_s']:>9} {p['peak_rss_gib']:>10} {p['wall_s'] / d['wall_s']:>8.2f}"
+                f" {p['peak_rss_gib'] / d['peak_rss_gib']:>6.2f}"
+            )
+        elif p:
+            line += f"   pandas failed ({p['returncode']}) after {p['wall_s']} s"
+        print(line + ("" if d["returncode"] == 0 else f"   dbt exit {d['returncode']}"))
+    print(f"machine: {machine}")
+
+
+if __name__ == "__main__":
+    main()
