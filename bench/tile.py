@@ -84,6 +84,7 @@ CSV_FILES = {
     "adops/campaigns.csv": (
         [
             "source_platform",
+            "advertiser_id",
             "account_id",
             "account_name",
             "vertical",
@@ -97,7 +98,7 @@ CSV_FILES = {
             "end_date",
             "updated_at",
         ],
-        ["account_id", "campaign_id"],
+        ["advertiser_id", "account_id", "campaign_id"],
     ),
     "adops/ad_sets.csv": (
         [

@@ -6,8 +6,14 @@
 -#}
 
 {% macro parse_number(text, data_type='decimal(18, 6)') -%}
-    {#- "1,234.56", "$1,234.56", "1,234.56 USD", " 12 " -> 1234.56; anything else -> NULL. -#}
-    {{ adscore.try_cast(adscore.strip_number_formatting(text), data_type) }}
+    {#-
+        "1,234.56", "$1,234.56", "1,234.56 USD", " 12 " -> 1234.56; anything else -> NULL.
+        Plain numbers take the fast path; only the rest are stripped of formatting.
+    -#}
+    coalesce(
+        {{ adscore.try_cast(text, data_type) }},
+        {{ adscore.try_cast(adscore.strip_number_formatting(text), data_type) }}
+    )
 {%- endmacro %}
 
 {% macro parse_integer(text) -%}
@@ -27,19 +33,24 @@
 {%- endmacro %}
 
 {% macro duckdb__parse_date(text) -%}
-    {#- ISO (with or without a time), US m/d/Y, Y/m/d and "1 Aug 2026". -#}
-    cast(coalesce(
-        try_strptime(trim({{ text }}), '%Y-%m-%d'),
-        try_strptime(trim({{ text }}), '%Y-%m-%d %H:%M:%S'),
-        try_strptime(trim({{ text }}), '%m/%d/%Y'),
-        try_strptime(trim({{ text }}), '%Y/%m/%d'),
-        try_strptime(trim({{ text }}), '%d %b %Y')
-    ) as date)
+    {#- ISO (with or without a time) on the fast path; then US m/d/Y, Y/m/d and "1 Aug 2026". -#}
+    coalesce(
+        try_cast({{ text }} as date),
+        cast(coalesce(
+            try_strptime(trim({{ text }}), '%Y-%m-%d %H:%M:%S'),
+            try_strptime(trim({{ text }}), '%m/%d/%Y'),
+            try_strptime(trim({{ text }}), '%Y/%m/%d'),
+            try_strptime(trim({{ text }}), '%d %b %Y')
+        ) as date)
+    )
 {%- endmacro %}
 
 {% macro parse_timestamp(text) -%}
     {#- ISO 8601 timestamps, a trailing Z (UTC) accepted. -#}
-    {{ adscore.try_cast("replace(trim(" ~ text ~ "), 'Z', '')", 'timestamp') }}
+    coalesce(
+        {{ adscore.try_cast(text, 'timestamp') }},
+        {{ adscore.try_cast("replace(trim(" ~ text ~ "), 'Z', '')", 'timestamp') }}
+    )
 {%- endmacro %}
 
 {% macro parse_errors(fields) -%}
@@ -66,13 +77,18 @@
     cast(to_json({{ relation_alias }}) as varchar)
 {%- endmacro %}
 
-{% macro json_text(json_column, path, is_valid='is_valid_json') -%}
-    {#- A field of a JSON-lines record as text (NULL when the line is not valid JSON). -#}
-    {{- return(adapter.dispatch('json_text', 'adscore')(json_column, path, is_valid)) -}}
+{% macro json_texts(json_column, paths, is_valid='is_valid_json') -%}
+    {#-
+        Fields of a JSON-lines record as a list of text, in the order of `paths` (NULL when the
+        line is not valid JSON); the line is parsed once for all of them.
+    -#}
+    {{- return(adapter.dispatch('json_texts', 'adscore')(json_column, paths, is_valid)) -}}
 {%- endmacro %}
 
-{% macro duckdb__json_text(json_column, path, is_valid) -%}
-    case when {{ is_valid }} then json_extract_string({{ json_column }}, '{{ path }}') end
+{% macro duckdb__json_texts(json_column, paths, is_valid) -%}
+    case when {{ is_valid }} then json_extract_string({{ json_column }}, [
+        {%- for path in paths %}'{{ path }}'{{ ", " if not loop.last }}{% endfor -%}
+    ]) end
 {%- endmacro %}
 
 {% macro is_valid_json(json_column) -%}

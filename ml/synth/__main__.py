@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml.synth import account_health
 from ml.synth.defects import Defect, inject
 from ml.synth.exports import EXPORT_FILES, ExportTable, build_exports, write_table
 from ml.synth.label import ad_score, read_label_weights
@@ -92,6 +93,7 @@ def generate(
     replicates: int,
     start_date: dt.date,
     defect_scale: float = 1.0,
+    health_replicates: int = 16,
 ) -> dict:
     """Build the world, write one draw as raw exports, its defects, and the label's oracle."""
     world = build_world(n_ads, days, seed, start_date)
@@ -99,14 +101,14 @@ def generate(
     weights = read_label_weights()
     platform = world.ads.platform.to_numpy()
     objective = world.ads.objective.to_numpy()
-    seeds = np.random.SeedSequence(seed).spawn(replicates + 2)
+    seeds = np.random.SeedSequence(seed).spawn(replicates + 3)
 
-    daily = simulate(world, effects, np.random.default_rng(seeds[0]))
+    daily, latents = simulate(world, effects, np.random.default_rng(seeds[0]))
     extracted_at = dt.datetime.combine(start_date + dt.timedelta(days=days), dt.time(6, 0))
 
     draws = np.empty((replicates, len(world.ads)))
     for r in range(replicates):
-        sim = simulate(world, effects, np.random.default_rng(seeds[r + 1]))
+        sim, _ = simulate(world, effects, np.random.default_rng(seeds[r + 1]))
         draws[r] = ad_score(ad_totals(sim, len(world.ads)), platform, objective, weights)
     # Replicates end before the defects draw, so the oracle is the same at any defect scale.
     defect_rng = np.random.default_rng(seeds[replicates + 1])
@@ -140,6 +142,22 @@ def generate(
         warehouse_daily = expected_warehouse_daily(daily, defects)
         actual = ad_score(ad_totals(warehouse_daily, len(world.ads)), platform, objective, weights)
         oracle["ad_score_python"] = actual
+        health = account_health.ground_truth(
+            world,
+            effects,
+            warehouse_daily,
+            latents,
+            np.random.default_rng(seeds[replicates + 2]),
+            health_replicates,
+        )
+        health.insert(0, "account_id", world.accounts.advertiser_id.to_numpy()[health.account_key])
+        offset = world.start_date.weekday()
+        health.insert(
+            1, "week_start", [start_date + dt.timedelta(days=int(7 * w - offset)) for w in health.week]
+        )
+        health.drop(columns=["account_key", "week"]).to_csv(
+            tmp_truth / "account_health_oracle.csv", index=False, lineterminator="\n"
+        )
         pd.DataFrame(
             [{**d.__dict__, "handling": d.handling, "reason": d.reason} for d in defects],
             columns=[
@@ -164,6 +182,9 @@ def generate(
             "ad_day_rows": len(daily),
             "labeled_ads": int((~np.isnan(actual)).sum()),
             "defect_scale": defect_scale,
+            "health_replicates": health_replicates,
+            "account_weeks_labelled": int(health.is_at_risk_python.notna().sum()),
+            "at_risk_share": round(float(health.is_at_risk_python.mean()), 4),
             "defects": len(defects),
             "files": EXPORT_FILES,
         }
@@ -200,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiplier of the defect rates in ml/synth/defects.py (0 = clean)",
     )
+    parser.add_argument(
+        "--health-replicates",
+        type=int,
+        default=16,
+        help="re-simulations per account-week for the true at-risk probability",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing folders")
     args = parser.parse_args(argv)
 
@@ -212,7 +239,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     started = time.perf_counter()
     summary = generate(
-        args.ads, args.days, args.seed, args.out, truth, args.replicates, args.start_date, args.defect_scale
+        args.ads,
+        args.days,
+        args.seed,
+        args.out,
+        truth,
+        args.replicates,
+        args.start_date,
+        args.defect_scale,
+        args.health_replicates,
     )
     print(
         f"ml.synth: {summary['ads']} ads, {summary['ad_day_rows']} ad-day rows, "

@@ -298,6 +298,7 @@ def build_exports(world: World, daily: pd.DataFrame, extracted_at: dt.datetime) 
             "adops.campaigns",
             {
                 "source_platform": _strs(c.source_platform),
+                "advertiser_id": _strs(c.advertiser_id),
                 "account_id": _strs(c.account_id),
                 "account_name": _strs(accounts.account_name.to_numpy()[c.account_key]),
                 "vertical": _strs(accounts.vertical.to_numpy()[c.account_key]),

@@ -8,6 +8,8 @@ exported data and again for every ground-truth replicate, with the same world.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -167,30 +169,149 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def simulate(world: World, effects: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """One draw of daily delivery for every ad.  Money is rounded to cents, as exported."""
+# Account health: a weekly Markov chain per account.  0 healthy, 1 warning (creative fatigue:
+# CTR slips first), 2 declining (conversion rates collapse), 3 budget cut (declining and the
+# advertiser pulls spend).  Unobservable; its traces in delivery are what the account-health
+# model has to read.
+STATES = ("healthy", "warning", "declining", "budget_cut")
+STATE_START = np.array([0.85, 0.05, 0.08, 0.02])
+STATE_TRANSITIONS = np.array(
+    [
+        [0.94, 0.06, 0.00, 0.00],
+        [0.20, 0.25, 0.55, 0.00],
+        [0.25, 0.00, 0.55, 0.20],
+        [0.30, 0.00, 0.00, 0.70],
+    ]
+)
+STATE_CTR = np.array([0.0, -0.30, -0.35, -0.35])
+STATE_CVR = np.array([0.0, -0.15, -0.90, -0.90])
+STATE_BUDGET = np.array([1.0, 1.0, 0.9, 0.3])
+
+
+@dataclass
+class Latents:
+    """The unobservable parts of one draw: per ad and per account-week."""
+
+    quality: np.ndarray
+    cvr_noise: np.ndarray
+    cpm_factor: np.ndarray
+    pacing: np.ndarray
+    stop_day: np.ndarray  # last day the ad delivers (a pause ends it before its planned end)
+    account_state: np.ndarray  # (accounts, weeks) state index
+
+    def copy(self) -> Latents:
+        return Latents(*(v.copy() for v in self.__dict__.values()))
+
+
+def week_of_day(world: World, day: np.ndarray) -> np.ndarray:
+    """Calendar week index (weeks start on Monday; week 0 holds the first day)."""
+    return (np.asarray(day) + world.start_date.weekday()) // 7
+
+
+def n_weeks(world: World) -> int:
+    return int(week_of_day(world, np.array([world.days - 1]))[0]) + 1
+
+
+def _chain(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarray:
+    """Continue each row's state chain ``steps`` weeks from ``start`` (one state per row)."""
+    states = np.empty((len(start), steps), dtype=np.int64)
+    current = start
+    cumulative = STATE_TRANSITIONS.cumsum(axis=1)
+    for w in range(steps):
+        u = rng.random(len(current))
+        current = (u[:, None] > cumulative[current]).sum(axis=1)
+        states[:, w] = current
+    return states
+
+
+def _draw_ad_latents(world: World, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     a = world.ads
-    n = len(a)
     quality = rng.normal(0.0, 1.0, n)
-    ctr_ad = effects.ctr_logit.to_numpy() + QUALITY_CTR_SD * quality
-    cvr_ad = effects.cvr_logit.to_numpy() + QUALITY_CVR_SD * (0.6 * quality + 0.8 * rng.normal(0.0, 1.0, n))
-    cpm_ad = effects.cpm.to_numpy() * rng.lognormal(0.0, CPM_FACTOR_SD, n)
+    cvr_noise = rng.normal(0.0, 1.0, n)
+    cpm_factor = rng.lognormal(0.0, CPM_FACTOR_SD, n)
     pacing = rng.uniform(0.6, 1.0, n)
-    flight = a.end_day.to_numpy() - a.launch_day.to_numpy() + 1
+    launch, end = a.launch_day.to_numpy(), a.end_day.to_numpy()
+    flight = end - launch + 1
     paused = rng.random(n) < 0.2
     flight = np.where(paused, np.maximum(1, (flight * rng.uniform(0.1, 0.9, n)).astype(int)), flight)
+    return quality, cvr_noise, cpm_factor, pacing, launch + flight - 1
+
+
+def draw_latents(world: World, rng: np.random.Generator) -> Latents:
+    ads = _draw_ad_latents(world, rng, len(world.ads))
+    n_accounts = len(world.accounts)
+    first = rng.choice(len(STATES), n_accounts, p=STATE_START)
+    states = np.column_stack([first, _chain(rng, first, n_weeks(world) - 1)])
+    quality, cvr_noise, cpm_factor, pacing, stop_day = ads
+    return Latents(quality, cvr_noise, cpm_factor, pacing, stop_day, states)
+
+
+def continue_latents(world: World, known: Latents, week: int, rng: np.random.Generator) -> Latents:
+    """What is still unknown at the end of ``week``, drawn afresh; the rest kept.
+
+    Account states after ``week`` continue each account's chain from its state that week;
+    ads launching later get new latents; ads still running may yet be paused.
+    """
+    out = known.copy()
+    week_end_day = (week + 1) * 7 - world.start_date.weekday() - 1
+    later = world.ads.launch_day.to_numpy() > week_end_day
+    fresh = _draw_ad_latents(world, rng, len(world.ads))
+    for name, values in zip(("quality", "cvr_noise", "cpm_factor", "pacing", "stop_day"), fresh, strict=True):
+        getattr(out, name)[later] = values[later]
+    running = ~later & (known.stop_day > week_end_day)
+    planned_end = world.ads.end_day.to_numpy()
+    remaining = planned_end - week_end_day
+    repause = running & (
+        rng.random(len(running))
+        < 0.2 * remaining / np.maximum(1, planned_end - world.ads.launch_day.to_numpy() + 1)
+    )
+    new_stop = week_end_day + np.maximum(1, (remaining * rng.uniform(0.0, 1.0, len(running))).astype(int))
+    out.stop_day[running] = np.where(repause, new_stop, planned_end)[running]
+    steps = out.account_state.shape[1] - week - 1
+    if steps > 0:
+        out.account_state[:, week + 1 :] = _chain(rng, known.account_state[:, week], steps)
+    return out
+
+
+def deliver(
+    world: World,
+    effects: pd.DataFrame,
+    latents: Latents,
+    rng: np.random.Generator,
+    days: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Daily delivery given the latents (optionally only for days in [first, last]).
+
+    Money is rounded to cents, as exported.
+    """
+    a = world.ads
+    n = len(a)
+    ctr_ad = effects.ctr_logit.to_numpy() + QUALITY_CTR_SD * latents.quality
+    cvr_ad = effects.cvr_logit.to_numpy() + QUALITY_CVR_SD * (0.6 * latents.quality + 0.8 * latents.cvr_noise)
+    cpm_ad = effects.cpm.to_numpy() * latents.cpm_factor
+    start = a.launch_day.to_numpy()
+    stop = latents.stop_day
+    if days is not None:
+        start, stop = np.maximum(start, days[0]), np.minimum(stop, days[1])
+    flight = np.maximum(0, stop - start + 1)
 
     idx = np.repeat(np.arange(n), flight)
-    day = a.launch_day.to_numpy()[idx] + (np.arange(len(idx)) - np.repeat(np.cumsum(flight) - flight, flight))
+    day = start[idx] + (np.arange(len(idx)) - np.repeat(np.cumsum(flight) - flight, flight))
     ctr_shift, cvr_shift, cpm_mult = _season(world, day)
+    state = latents.account_state[a.account_key.to_numpy()[idx], week_of_day(world, day)]
     m = len(idx)
-    budget = a.daily_budget.to_numpy()[idx] * pacing[idx] * rng.lognormal(0.0, 0.2, m)
+    budget = (
+        a.daily_budget.to_numpy()[idx]
+        * latents.pacing[idx]
+        * STATE_BUDGET[state]
+        * rng.lognormal(0.0, 0.2, m)
+    )
     cpm_day = cpm_ad[idx] * cpm_mult * rng.lognormal(0.0, DAILY_SD, m)
     impressions = rng.poisson(budget / cpm_day * 1000.0)
     spend_cents = np.round(impressions * cpm_day / 10.0).astype(np.int64)
-    ctr = _expit(ctr_ad[idx] + ctr_shift + rng.normal(0.0, DAILY_SD, m))
+    ctr = _expit(ctr_ad[idx] + ctr_shift + STATE_CTR[state] + rng.normal(0.0, DAILY_SD, m))
     clicks = rng.binomial(impressions, ctr)
-    cvr = _expit(cvr_ad[idx] + cvr_shift + rng.normal(0.0, DAILY_SD, m))
+    cvr = _expit(cvr_ad[idx] + cvr_shift + STATE_CVR[state] + rng.normal(0.0, DAILY_SD, m))
     conversions = rng.binomial(clicks, cvr)
     online = rng.binomial(conversions, ONLINE_SHARE)
     aov = effects.aov.to_numpy()[idx]
@@ -198,7 +319,7 @@ def simulate(world: World, effects: pd.DataFrame, rng: np.random.Generator) -> p
     online_value_cents = np.round(online * value_each * 100).astype(np.int64)
     offline_value_cents = np.round((conversions - online) * value_each * 100).astype(np.int64)
     # Engagement grows with impressions and with charged, emotional copy.
-    eng_rate = 0.002 * np.exp(0.3 * np.abs(a.tone.to_numpy()[idx]) + 0.4 * quality[idx])
+    eng_rate = 0.002 * np.exp(0.3 * np.abs(a.tone.to_numpy()[idx]) + 0.4 * latents.quality[idx])
     likes = rng.poisson(impressions * eng_rate)
     return pd.DataFrame(
         {
@@ -216,6 +337,12 @@ def simulate(world: World, effects: pd.DataFrame, rng: np.random.Generator) -> p
             "shares": rng.poisson(likes * 0.05),
         }
     )
+
+
+def simulate(world: World, effects: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, Latents]:
+    """One draw of every unobservable and the daily delivery that follows from it."""
+    latents = draw_latents(world, rng)
+    return deliver(world, effects, latents, rng), latents
 
 
 def ad_totals(daily: pd.DataFrame, n_ads: int) -> pd.DataFrame:

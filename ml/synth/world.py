@@ -104,7 +104,7 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
     objective_map = read_objective_map()
 
     # Accounts: an industry, a size band that scales budgets, and a platform mix.
-    n_accounts = max(3, n_ads // 100)
+    n_accounts = max(3, n_ads // 50)
     acc = pd.DataFrame(
         {
             "account_key": np.arange(n_accounts),
@@ -244,7 +244,7 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
 
     # Native ids, unique per source.
     prefixes = {"meta": (2385, 17), "google_ads": (6, 12), "tiktok": (17, 19), "pinterest": (68, 12)}
-    for table, key in ((acc, "account"), (campaigns, "campaign"), (ad_sets, "ad_set"), (ads, "ad")):
+    for table, key in ((campaigns, "campaign"), (ad_sets, "ad_set"), (ads, "ad")):
         table[f"{key}_id"] = ""
     for src, (prefix, digits) in prefixes.items():
         for table, key in ((campaigns, "campaign"), (ads, "ad")):
@@ -252,11 +252,18 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
             table.loc[mask, f"{key}_id"] = _native_id(rng, int(mask.sum()), prefix + 1, digits)
         set_mask = camp_source[ad_sets.campaign_key.to_numpy()] == src
         ad_sets.loc[set_mask, "ad_set_id"] = _native_id(rng, int(set_mask.sum()), prefix + 2, digits)
-    acc["account_id"] = _native_id(rng, n_accounts, 9, 10)
+    # An advertiser has one ad account per platform, each with the platform's own id; the
+    # agency's ad-ops tool knows which advertiser each belongs to.
+    acc["advertiser_id"] = [f"adv-{k:05d}" for k in acc.account_key]
+    platform_account = _native_id(rng, n_accounts * len(prefixes), 9, 10).reshape(n_accounts, len(prefixes))
+    source_index = {src: i for i, src in enumerate(prefixes)}
+    campaigns["account_id"] = platform_account[
+        campaigns.account_key.to_numpy(), [source_index[s] for s in campaigns.source_platform]
+    ]
+    campaigns["advertiser_id"] = acc.advertiser_id.to_numpy()[campaigns.account_key]
     ads["ad_set_id"] = ad_sets.ad_set_id.to_numpy()[ads.ad_set_key]
     ads["campaign_id"] = campaigns.campaign_id.to_numpy()[ads.campaign_key]
-    ads["account_id"] = acc.account_id.to_numpy()[ads.account_key]
-    campaigns["account_id"] = acc.account_id.to_numpy()[campaigns.account_key]
+    ads["account_id"] = campaigns.account_id.to_numpy()[ads.campaign_key]
     ad_sets["campaign_id"] = campaigns.campaign_id.to_numpy()[ad_sets.campaign_key]
     ad_sets["platform"] = camp_platform[ad_sets.campaign_key]
     ad_sets["source_platform"] = camp_source[ad_sets.campaign_key]

@@ -27,19 +27,25 @@ offline_conversions as (
 -- Rows the reader parsed, per source (every parsed row is kept by the validated models).
 parsed_counts as (
 
-    select source_name, count(*) as n_rows
+    select
+        source_name,
+        count(*) as n_rows
     from performance
     group by source_name
 
     union all
 
-    select 'conversions.offline_conversions' as source_name, count(*) as n_rows
+    select
+        'conversions.offline_conversions' as source_name,
+        count(*) as n_rows
     from offline_conversions
 
     {% for s in raw_sources if s.source == 'adops' %}
         union all
 
-        select '{{ s.source }}.{{ s.table }}' as source_name, count(*) as n_rows
+        select
+            '{{ s.source }}.{{ s.table }}' as source_name,
+            count(*) as n_rows
         from {{ ref(s.staging) }}
     {% endfor %}
 

@@ -35,6 +35,7 @@ joined as (
     select
         ads.ad_id,
         campaigns.account_id,
+        campaigns.advertiser_id,
         campaigns.campaign_id,
         ads.ad_set_id,
         ads.creative_id,

@@ -14,6 +14,7 @@ cleaned as (
         source_file,
         campaign_id,
         account_id,
+        advertiser_id,
         source_platform,
         account_name,
         vertical,

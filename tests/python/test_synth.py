@@ -50,7 +50,7 @@ def test_same_seed_gives_identical_files_across_processes(tmp_path: Path) -> Non
         )
         digests.append(digest_tree(out))
     assert digests[0] == digests[1]
-    assert len(digests[0]) == 13  # 9 exports + an empty re-delivery + oracle, defects, manifest
+    assert len(digests[0]) == 14  # 9 exports, an empty re-delivery, 2 oracles, defects, manifest
 
 
 def test_exports_have_native_shapes(demo_data: tuple[Path, Path]) -> None:

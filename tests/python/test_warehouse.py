@@ -162,3 +162,47 @@ def test_source_freshness_reports_the_age_of_each_load(built: Warehouse) -> None
     expected = "error" if age_days > 7 else "warn" if age_days > 2 else "pass"
     assert meta["status"] == expected
     assert result.returncode == (1 if any(r["status"] == "error" for r in results) else 0)
+
+
+def test_account_health_label_matches_the_ground_truth(built: Warehouse) -> None:
+    panel = query(built, "select account_id, week_start, is_at_risk from marts.account_health_training")
+    truth = pd.read_csv(built.truth / "account_health_oracle.csv", parse_dates=["week_start"])
+    truth = truth.dropna(subset=["is_at_risk_python"])
+    panel["week_start"] = pd.to_datetime(panel.week_start)
+    merged = truth.merge(panel, on=["account_id", "week_start"], how="outer", indicator=True)
+    assert (merged._merge == "both").all() and len(merged) > 100
+    assert (merged.is_at_risk_python.astype(bool) == merged.is_at_risk.astype(bool)).all()
+    assert 0.05 < merged.is_at_risk.mean() < 0.8
+    # The true probability is informative: higher where the label turned out positive.
+    positive = merged.is_at_risk.astype(bool)
+    assert (
+        merged.true_at_risk_probability[positive].mean() > merged.true_at_risk_probability[~positive].mean()
+    )
+
+
+def test_no_account_health_feature_reads_the_future(built: Warehouse, tmp_path: Path) -> None:
+    """Multiply all delivery after a cutoff by 10: features up to the cutoff must not move."""
+    wh = built.with_raw(tmp_path / "future", built.raw)
+    weeks = sorted(query(wh, "select distinct week_start from marts.account_health_training").week_start)
+    cutoff = pd.Timestamp(weeks[len(weeks) // 2]) + pd.Timedelta(days=6)  # a Sunday
+    before = query(wh, "select * from marts.account_health_training order by account_id, week_start")
+    with duckdb.connect(str(wh.duckdb)) as con:
+        con.execute(
+            "update intermediate.int_ad_daily_performance_joined set spend = spend * 10, "
+            "conversion_value = conversion_value * 3, impressions = impressions * 10 "
+            "where performance_date > ?",
+            [cutoff.date()],
+        )
+    result = wh.run(str(Path(sys.executable).parent / "dbt"), "run", "--select", "int_ad_weeks_aggregated+")
+    assert result.returncode == 0, result.stdout[-3000:]
+    after = query(wh, "select * from marts.account_health_training order by account_id, week_start")
+    features = [c for c in before.columns if c != "is_at_risk"]
+    past = pd.to_datetime(before.week_start) + pd.Timedelta(days=6) <= cutoff
+    past_after = pd.to_datetime(after.week_start) + pd.Timedelta(days=6) <= cutoff
+    pd.testing.assert_frame_equal(
+        before.loc[past, features].reset_index(drop=True),
+        after.loc[past_after, features].reset_index(drop=True),
+    )
+    # The change was real: labels of weeks whose horizon crosses the cutoff moved.
+    joined = before.merge(after, on=["account_id", "week_start"], suffixes=("_before", "_after"))
+    assert (joined.is_at_risk_before != joined.is_at_risk_after).any()

@@ -14,6 +14,7 @@ renamed as (
         filename as source_file,
         lower(trim(source_platform)) || ':' || trim(campaign_id) as campaign_id,
         lower(trim(source_platform)) || ':' || trim(account_id) as account_id,
+        nullif(trim(advertiser_id), '') as advertiser_id,
         lower(trim(source_platform)) as source_platform,
         account_name,
         lower(trim(vertical)) as vertical,

@@ -19,27 +19,40 @@ validated as (
 
 ),
 
+extracted as (
+
+    select
+        source_file,
+        raw_record,
+        is_valid_json,
+        {{ adscore.json_texts('raw_record', [
+            '$.source_platform', '$.creative_id', '$.headline', '$.body', '$.call_to_action',
+            '$.image.dominant_color', '$.image.width', '$.image.height', '$.image.text_overlay_pct',
+            '$.image.has_people', '$.updated_at',
+        ]) }} as fields
+
+    from validated
+
+),
+
 renamed as (
 
     select
         source_file,
         case when not is_valid_json then raw_record end as raw_record,
         is_valid_json,
-        lower(trim({{ adscore.json_text('raw_record', '$.source_platform') }})) || ':'
-        || trim({{ adscore.json_text('raw_record', '$.creative_id') }}) as creative_id,
-        {{ adscore.json_text('raw_record', '$.headline') }} as headline,
-        {{ adscore.json_text('raw_record', '$.body') }} as body,
-        lower(trim({{ adscore.json_text('raw_record', '$.call_to_action') }})) as call_to_action,
-        lower(trim({{ adscore.json_text('raw_record', '$.image.dominant_color') }})) as image_dominant_color,
-        {{ adscore.parse_integer(adscore.json_text('raw_record', '$.image.width')) }} as image_width,
-        {{ adscore.parse_integer(adscore.json_text('raw_record', '$.image.height')) }} as image_height,
-        {{ adscore.parse_number(adscore.json_text('raw_record', '$.image.text_overlay_pct'), 'double') }}
-            as image_text_overlay_pct,
-        {{ adscore.try_cast(adscore.json_text('raw_record', '$.image.has_people'), 'boolean') }}
-            as image_has_people,
-        {{ adscore.parse_timestamp(adscore.json_text('raw_record', '$.updated_at')) }} as updated_at
+        lower(trim(fields[1])) || ':' || trim(fields[2]) as creative_id,
+        fields[3] as headline,
+        fields[4] as body,
+        lower(trim(fields[5])) as call_to_action,
+        lower(trim(fields[6])) as image_dominant_color,
+        {{ adscore.parse_integer('fields[7]') }} as image_width,
+        {{ adscore.parse_integer('fields[8]') }} as image_height,
+        {{ adscore.parse_number('fields[9]', 'double') }} as image_text_overlay_pct,
+        {{ adscore.try_cast('fields[10]', 'boolean') }} as image_has_people,
+        {{ adscore.parse_timestamp('fields[11]') }} as updated_at
 
-    from validated
+    from extracted
 
 )
 

@@ -29,30 +29,43 @@ validated as (
 
 ),
 
+extracted as (
+
+    select
+        source_file,
+        raw_record,
+        is_valid_json,
+        {{ adscore.json_texts('raw_record', [
+            '$.dimensions.ad_id', '$.metrics.adgroup_id', '$.metrics.campaign_id',
+            '$.metrics.advertiser_id', '$.metrics.currency', '$.metrics.impressions',
+            '$.metrics.clicks', '$.metrics.spend', '$.metrics.conversion',
+            '$.metrics.total_purchase_value', '$.dimensions.stat_time_day', '$.extracted_at',
+        ]) }} as fields
+
+    from validated
+
+),
+
 renamed as (
 
     select
         source_file,
         raw_record,
         is_valid_json,
-        nullif(trim({{ adscore.json_text('raw_record', '$.dimensions.ad_id') }}), '') as native_ad_id,
-        nullif(trim({{ adscore.json_text('raw_record', '$.metrics.adgroup_id') }}), '') as native_ad_set_id,
-        nullif(
-            trim({{ adscore.json_text('raw_record', '$.metrics.campaign_id') }}), ''
-        ) as native_campaign_id,
-        nullif(
-            trim({{ adscore.json_text('raw_record', '$.metrics.advertiser_id') }}), ''
-        ) as native_account_id,
-        upper(trim({{ adscore.json_text('raw_record', '$.metrics.currency') }})) as currency_code,
-        {{ adscore.json_text('raw_record', '$.metrics.impressions') }} as impressions_text,
-        {{ adscore.json_text('raw_record', '$.metrics.clicks') }} as clicks_text,
-        {{ adscore.json_text('raw_record', '$.metrics.spend') }} as spend_text,
-        {{ adscore.json_text('raw_record', '$.metrics.conversion') }} as conversions_text,
-        {{ adscore.json_text('raw_record', '$.metrics.total_purchase_value') }} as conversion_value_text,
-        {{ adscore.json_text('raw_record', '$.dimensions.stat_time_day') }} as performance_date_text,
-        {{ adscore.json_text('raw_record', '$.extracted_at') }} as extracted_at_text
+        nullif(trim(fields[1]), '') as native_ad_id,
+        nullif(trim(fields[2]), '') as native_ad_set_id,
+        nullif(trim(fields[3]), '') as native_campaign_id,
+        nullif(trim(fields[4]), '') as native_account_id,
+        upper(trim(fields[5])) as currency_code,
+        fields[6] as impressions_text,
+        fields[7] as clicks_text,
+        fields[8] as spend_text,
+        fields[9] as conversions_text,
+        fields[10] as conversion_value_text,
+        fields[11] as performance_date_text,
+        fields[12] as extracted_at_text
 
-    from validated
+    from extracted
 
 ),
 
