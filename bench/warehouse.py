@@ -108,6 +108,8 @@ def main() -> None:
                 "120",
                 "--replicates",
                 "1",
+                "--health-replicates",
+                "1",
                 "--seed",
                 "7",
                 "--out",
