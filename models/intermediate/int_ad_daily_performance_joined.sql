@@ -15,15 +15,11 @@ offline_conversions as (
 ),
 
 -- Meta breaks delivery down by publisher platform; one row per ad and day from here on.
+-- (Ids other than the ad's come from int_ads_joined; all money is in account currency.)
 per_ad_day as (
 
     select
         ad_id,
-        account_id,
-        campaign_id,
-        ad_set_id,
-        source_platform,
-        currency_code,
         performance_date,
         max(extracted_at) as extracted_at,
         sum(impressions) as impressions,
@@ -33,7 +29,7 @@ per_ad_day as (
         sum(conversion_value) as online_conversion_value
 
     from performance
-    group by ad_id, account_id, campaign_id, ad_set_id, source_platform, currency_code, performance_date
+    group by ad_id, performance_date
 
 ),
 
@@ -41,11 +37,6 @@ joined as (
 
     select
         per_ad_day.ad_id,
-        per_ad_day.account_id,
-        per_ad_day.campaign_id,
-        per_ad_day.ad_set_id,
-        per_ad_day.source_platform,
-        per_ad_day.currency_code,
         per_ad_day.impressions,
         per_ad_day.clicks,
         per_ad_day.spend,

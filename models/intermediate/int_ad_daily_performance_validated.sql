@@ -13,7 +13,8 @@
                                its platform exceeds var outlier_max_robust_z (median / MAD of
                                ln CPM over the rows that pass every other rule)
     is_superseded, for usable rows: a later (or identical) extraction of the same ad, day and
-        publisher platform exists; re-exports supersede earlier extractions.
+        publisher platform exists; re-exports supersede earlier extractions.  Of identical
+        re-deliveries one is kept, which one being immaterial.
 
     The staging views are read here, in one pass per file, so this model's post-hook keeps
     the lines DuckDB's reader rejected (audit.csv_rejects__*).
@@ -130,16 +131,34 @@ validated as (
 
 ),
 
-ranked as (
+-- Dedup without sorting every row: number the rows, pick the latest extraction of each key
+-- (ties between identical re-deliveries broken arbitrarily: their content is the same).
+numbered as (
 
     select
         *,
-        row_number() over (
-            partition by rejection_reason is null, source_name, ad_id, performance_date, platform
-            order by extracted_at desc, source_file desc
-        ) as extraction_rank
-
+        row_number() over () as row_key
     from validated
+
+),
+
+latest as (
+
+    select
+        {{ adscore.arg_max('row_key', ['extracted_at', 'source_file']) }} as row_key
+    from numbered
+    where rejection_reason is null
+    group by source_name, ad_id, performance_date, platform
+
+),
+
+ranked as (
+
+    select
+        numbered.*,
+        latest.row_key is not null as is_latest
+    from numbered
+    left join latest on numbered.row_key = latest.row_key
 
 ),
 
@@ -164,7 +183,7 @@ final as (
         conversions,
         conversion_value,
         cpm_robust_z,
-        rejection_reason is null and extraction_rank > 1 as is_superseded,
+        rejection_reason is null and not is_latest as is_superseded,
         performance_date,
         extracted_at
 

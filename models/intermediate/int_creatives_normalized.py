@@ -4,6 +4,9 @@ HTML entities are unescaped, text is put in Unicode NFC, whitespace (including n
 spaces, tabs and newlines) is collapsed to single spaces and trimmed.  Case, emoji and
 non-Latin scripts are kept: they are valid copy and carry signal (VADER reads capitals and
 emoji).  Creatives whose JSON line was malformed are quarantined in audit.rejected_rows.
+
+Only copy that could change (an '&', doubled or odd whitespace, leading or trailing space,
+or any non-ASCII character) goes through Python; the rest is already normal.
 """
 
 import html
@@ -11,6 +14,14 @@ import re
 import unicodedata
 
 WHITESPACE = re.compile(r"\s+")
+COLUMNS = (
+    "creative_id, headline, body, call_to_action, image_dominant_color, image_width, "
+    "image_height, image_text_overlay_pct, image_has_people, updated_at"
+)
+MAY_CHANGE = (
+    "regexp_matches(coalesce(headline, '') || chr(31) || coalesce(body, ''), "
+    "'&|\\s\\s|[\\t\\n\\r\\f\\v]|^\\s|\\s$|\\s\\x1f|\\x1f\\s|[^\\x00-\\x7F]')"
+)
 
 
 def normalize_text(text):
@@ -23,14 +34,26 @@ def normalize_text(text):
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    creatives = dbt.ref("stg_adops__creatives").filter("is_valid_json").df()
-    creatives["headline_was_normalized"] = False
+    creatives = dbt.ref("stg_adops__creatives").filter("is_valid_json").project(COLUMNS)
+    plain = creatives.filter(f"not {MAY_CHANGE}").project(
+        f"{COLUMNS}, coalesce(body, '') as body_text, false as was_text_normalized"
+    )
+    final = (
+        "creative_id, headline, body_text as body, call_to_action, image_dominant_color, "
+        "image_width, image_height, image_text_overlay_pct, image_has_people, updated_at, "
+        "was_text_normalized, trim(coalesce(headline, '') || ' ' || body_text) as ad_text"
+    )
+    messy = creatives.filter(MAY_CHANGE).df()
+    if messy.empty:
+        return plain.project(final)
+    normalized = {}
     for column in ("headline", "body"):
-        raw = creatives[column].astype(object)
-        normalized = raw.map(normalize_text)
-        changed = normalized.ne(raw) & raw.notna()
-        creatives[column] = normalized.fillna("")
-        creatives["headline_was_normalized"] |= changed.to_numpy()
-    creatives = creatives.rename(columns={"headline_was_normalized": "was_text_normalized"})
-    creatives["ad_text"] = (creatives["headline"] + " " + creatives["body"]).str.strip()
-    return creatives.drop(columns=["raw_record", "is_valid_json", "source_file"])
+        raw = messy[column].astype(object)
+        normalized[column] = raw.map(normalize_text)
+    changed = (normalized["headline"].ne(messy["headline"].astype(object))
+               | normalized["body"].ne(messy["body"].astype(object)))
+    messy["headline"] = normalized["headline"]
+    messy["body_text"] = normalized["body"].fillna("")
+    messy["was_text_normalized"] = changed.to_numpy()
+    repaired = session.from_df(messy).project(f"{COLUMNS}, body_text, was_text_normalized")
+    return plain.union(repaired).project(final)

@@ -28,16 +28,32 @@ rule_checked as (
 
 ),
 
-ranked as (
+numbered as (
 
     select
         *,
-        row_number() over (
-            partition by rejection_reason is null, ad_id, performance_date
-            order by received_at desc, source_file desc
-        ) as delivery_rank
-
+        row_number() over () as row_key
     from rule_checked
+
+),
+
+latest as (
+
+    select
+        {{ adscore.arg_max('row_key', ['received_at', 'source_file']) }} as row_key
+    from numbered
+    where rejection_reason is null
+    group by ad_id, performance_date
+
+),
+
+ranked as (
+
+    select
+        numbered.*,
+        latest.row_key is not null as is_latest
+    from numbered
+    left join latest on numbered.row_key = latest.row_key
 
 ),
 
@@ -56,7 +72,7 @@ final as (
         likes,
         comments,
         shares,
-        rejection_reason is null and delivery_rank > 1 as is_superseded,
+        rejection_reason is null and not is_latest as is_superseded,
         performance_date,
         received_at
 
