@@ -67,7 +67,7 @@ def save_artifact(
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}-", dir=final.parent))
     try:
         model_file = f"model.{candidate.native_format}"
-        model.save_model(str(tmp / model_file))
+        candidate.save(model, tmp / model_file)
         sio.dump(pipeline, tmp / PIPELINE_FILE)
         manifest = {
             **metadata,
@@ -99,9 +99,16 @@ class LoadedModel:
         self.model = model
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        pred = self.model.predict(self.pipeline.transform(frame))
+        """Scores for warehouse rows: the clipped regression prediction or P(positive)."""
+        from ml.cv import predict
+
         low_high = self.manifest.get("prediction_range")
-        return np.clip(pred, *low_high) if low_high else pred
+        return predict(
+            self.model,
+            self.pipeline.transform(frame),
+            self.manifest["problem_type"],
+            tuple(low_high) if low_high else None,
+        )
 
 
 def load_artifact(manifest_path: str | Path, expected_sha256: str) -> LoadedModel:
@@ -134,6 +141,5 @@ def load_artifact(manifest_path: str | Path, expected_sha256: str) -> LoadedMode
         )
     pipeline = sio.load(pipeline_path, trusted=list(TRUSTED_TYPES))
     candidate = get_candidate(manifest["estimator"])
-    model = candidate.make(manifest["problem_type"], {}, 0, 1)
-    model.load_model(str(folder / manifest["model_file"]))
+    model = candidate.load(folder / manifest["model_file"], manifest["problem_type"])
     return LoadedModel(manifest, pipeline, model)

@@ -35,7 +35,7 @@ class FeatureSpec:
 class DataSpec:
     table: str
     folds_table: str
-    id_column: str
+    id_columns: tuple[str, ...]
     target: str
     critical_columns: tuple[str, ...]
     segment_columns: tuple[str, ...]
@@ -48,7 +48,9 @@ class TrainingSpec:
     metric: str
     seed: int
     search: str
+    pruner: str
     n_trials: int
+    timeout: float | None
     n_jobs: int
     prediction_range: tuple[float, float] | None
 
@@ -135,7 +137,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     data = DataSpec(
         table=r.get(d, "table", "data", str),
         folds_table=r.get(d, "folds_table", "data", str),
-        id_column=r.get(d, "id_column", "data", str),
+        id_columns=r.str_list(d, "id_columns", "data"),
         target=r.get(d, "target", "data", str),
         critical_columns=r.str_list(d, "critical_columns", "data", []),
         segment_columns=r.str_list(d, "segment_columns", "data", []),
@@ -193,6 +195,8 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         metric=r.get(t, "metric", "training", str, "rmse"),
         seed=r.get(t, "seed", "training", int, 42),
         search=r.get(t, "search", "training", str, "tpe"),
+        pruner=r.get(t, "pruner", "training", str, "hyperband"),
+        timeout=r.get(t, "timeout", "training", (int, float, type(None)), None),
         n_trials=n_trials,
         n_jobs=r.get(t, "n_jobs", "training", int, 1),
         prediction_range=prediction_range,

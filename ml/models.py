@@ -1,19 +1,28 @@
-"""Model candidates: each an estimator factory, default parameters and a search space.
+"""Model candidates: estimator factory, defaults, search space, grid, native persistence.
 
-Adding an architecture is one :class:`Candidate` entry in :data:`CANDIDATES`: a factory
-``(problem_type, params, seed, n_jobs) -> estimator``, its defaults, and a function that
-draws parameters from an Optuna trial.  Names in configuration resolve only here.
+Adding an architecture is one :class:`Candidate` entry in :data:`CANDIDATES` (see README,
+"Adding a model"): a factory ``(problem_type, params, seed, n_jobs) -> estimator``, its
+default parameters, an Optuna search space, a small grid for ``--search grid``, and, for
+boosters, how to train while reporting each boosting round (for pruning and early stopping)
+and how to save and load the model in the library's own format.  Names in configuration
+resolve only here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from ml.errors import ConfigError
+
+# on_round(iteration, validation_score) -> True to stop training (pruned)
+OnRound = Callable[[int, float], bool]
+EARLY_STOPPING_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,25 @@ class Candidate:
     make: Callable[[str, dict[str, Any], int, int], Any]
     defaults: dict[str, Any]
     suggest: Callable[[optuna.trial.BaseTrial], dict[str, Any]]
-    native_format: str  # file suffix of the booster's own serialisation
+    grid: dict[str, list[Any]]
+    native_format: str  # file suffix of the saved model
+    save: Callable[[Any, Path], None]
+    load: Callable[[Path, str], Any]
+    # Boosters: train with a validation set, calling on_round after every round, stopping
+    # early; returns the best number of rounds.  None for models without rounds.
+    fit_rounds: Callable[[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, OnRound], int] | None = (
+        None
+    )
+    rounds_param: str | None = None
+    max_rounds: int = 0
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+def _eval_metric(problem_type: str) -> str:
+    return "rmse" if problem_type == "regression" else "logloss"
+
+
+# --- XGBoost --------------------------------------------------------------------------
 
 
 def _make_xgboost(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
@@ -32,6 +59,34 @@ def _make_xgboost(problem_type: str, params: dict[str, Any], seed: int, n_jobs: 
     if problem_type == "regression":
         return xgb.XGBRegressor(objective="reg:squarederror", **common)
     return xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss", **common)
+
+
+def _fit_xgboost(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    problem_type: str,
+    on_round: OnRound,
+) -> int:
+    import xgboost as xgb
+
+    class Report(xgb.callback.TrainingCallback):
+        def after_iteration(self, booster: Any, epoch: int, evals_log: dict) -> bool:
+            history = next(iter(evals_log.values()))
+            values = next(iter(history.values()))
+            return on_round(epoch, float(values[-1]))
+
+    model.set_params(
+        callbacks=[Report()],
+        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+        eval_metric=_eval_metric(problem_type),
+    )
+    model.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    best = getattr(model, "best_iteration", None)
+    model.set_params(callbacks=None, early_stopping_rounds=None)
+    return int(best) + 1 if best is not None else int(model.get_params()["n_estimators"])
 
 
 def _suggest_xgboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
@@ -44,6 +99,235 @@ def _suggest_xgboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-2, 20.0, log=True),
     }
+
+
+def _save_xgboost(model: Any, path: Path) -> None:
+    model.save_model(str(path))
+
+
+def _load_xgboost(path: Path, problem_type: str) -> Any:
+    model = _make_xgboost(problem_type, {}, 0, 1)
+    model.load_model(str(path))
+    return model
+
+
+# --- LightGBM -------------------------------------------------------------------------
+
+
+def _make_lightgbm(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+    import lightgbm as lgb
+
+    common = {
+        "random_state": seed,
+        "n_jobs": n_jobs,
+        "verbose": -1,
+        "deterministic": True,
+        "force_row_wise": True,
+        **params,
+    }
+    if problem_type == "regression":
+        return lgb.LGBMRegressor(objective="regression", **common)
+    return lgb.LGBMClassifier(objective="binary", **common)
+
+
+def _fit_lightgbm(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    problem_type: str,
+    on_round: OnRound,
+) -> int:
+    import lightgbm as lgb
+
+    class PrunedError(Exception):
+        pass
+
+    def report(env: Any) -> None:
+        if env.evaluation_result_list and on_round(env.iteration, float(env.evaluation_result_list[0][2])):
+            raise PrunedError
+
+    metric = "l2" if problem_type == "regression" else "binary_logloss"
+    try:
+        model.fit(
+            X,
+            y,
+            eval_X=(Xv,),
+            eval_y=(yv,),
+            eval_metric=metric,
+            callbacks=[report, lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        )
+    except PrunedError:
+        return 0
+    best = getattr(model, "best_iteration_", None)
+    return int(best) if best else int(model.get_params()["n_estimators"])
+
+
+def _suggest_lightgbm(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("n_estimators", 100, 800, step=50),
+        "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "subsample": trial.suggest_float("subsample", 0.6, 1.0),
+        "subsample_freq": 1,
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-2, 20.0, log=True),
+    }
+
+
+def _save_lightgbm(model: Any, path: Path) -> None:
+    model.booster_.save_model(str(path))
+
+
+class LightGBMBooster:
+    """A LightGBM model loaded from its text format, predicting like the sklearn wrapper."""
+
+    def __init__(self, path: Path, problem_type: str) -> None:
+        import lightgbm as lgb
+
+        self.booster = lgb.Booster(model_file=str(path))
+        self.problem_type = problem_type
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(X))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = np.asarray(self.booster.predict(X))
+        return np.column_stack([1 - p, p])
+
+
+def _load_lightgbm(path: Path, problem_type: str) -> Any:
+    return LightGBMBooster(path, problem_type)
+
+
+# --- CatBoost -------------------------------------------------------------------------
+
+
+def _make_catboost(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+    import catboost as cb
+
+    common = {
+        "random_seed": seed,
+        "thread_count": n_jobs,
+        "verbose": False,
+        "allow_writing_files": False,
+        **params,
+    }
+    if problem_type == "regression":
+        return cb.CatBoostRegressor(loss_function="RMSE", **common)
+    return cb.CatBoostClassifier(loss_function="Logloss", **common)
+
+
+def _fit_catboost(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    problem_type: str,
+    on_round: OnRound,
+) -> int:
+    pruned = {"flag": False}
+
+    class Report:
+        def after_iteration(self, info: Any) -> bool:
+            history = info.metrics.get("validation", {})
+            if history:
+                values = next(iter(history.values()))
+                if on_round(info.iteration - 1, float(values[-1])):
+                    pruned["flag"] = True
+                    return False
+            return True
+
+    model.fit(
+        X,
+        y,
+        eval_set=(Xv, yv),
+        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+        callbacks=[Report()],
+        use_best_model=True,
+    )
+    if pruned["flag"]:
+        return 0
+    return int(model.get_best_iteration() or model.tree_count_ - 1) + 1
+
+
+def _suggest_catboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    return {
+        "iterations": trial.suggest_int("iterations", 100, 800, step=50),
+        "depth": trial.suggest_int("depth", 3, 8),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 20.0, log=True),
+        "rsm": trial.suggest_float("rsm", 0.4, 1.0),
+    }
+
+
+def _save_catboost(model: Any, path: Path) -> None:
+    model.save_model(str(path), format="cbm")
+
+
+def _load_catboost(path: Path, problem_type: str) -> Any:
+    model = _make_catboost(problem_type, {}, 0, 1)
+    model.load_model(str(path), format="cbm")
+    return model
+
+
+# --- Feed-forward network (scikit-learn MLP on standardised inputs) --------------------
+
+
+def _make_mlp(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+    from sklearn.impute import SimpleImputer
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    params = dict(params)
+    width, depth = params.pop("width", 64), params.pop("depth", 2)
+    net = {
+        "hidden_layer_sizes": tuple([width] * depth),
+        "early_stopping": True,
+        "max_iter": 300,
+        "random_state": seed,
+        **params,
+    }
+    estimator = MLPRegressor(**net) if problem_type == "regression" else MLPClassifier(**net)
+    if problem_type == "regression":
+        from sklearn.compose import TransformedTargetRegressor
+
+        estimator = TransformedTargetRegressor(regressor=estimator, transformer=StandardScaler())
+    return make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), estimator)
+
+
+def _suggest_mlp(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    return {
+        "width": trial.suggest_categorical("width", [32, 64, 128]),
+        "depth": trial.suggest_int("depth", 1, 3),
+        "alpha": trial.suggest_float("alpha", 1e-5, 1e-2, log=True),
+        "learning_rate_init": trial.suggest_float("learning_rate_init", 1e-4, 1e-2, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
+    }
+
+
+def _save_skops(model: Any, path: Path) -> None:
+    import skops.io as sio
+
+    sio.dump(model, path)
+
+
+def _load_skops(path: Path, problem_type: str) -> Any:
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    allowed = [t for t in untrusted if t.startswith(("sklearn.", "numpy."))]
+    if set(untrusted) - set(allowed):
+        from ml.errors import ArtifactError
+
+        raise ArtifactError(
+            f"{path} contains types outside the allowlist: {sorted(set(untrusted) - set(allowed))}"
+        )
+    return sio.load(path, trusted=allowed)
 
 
 CANDIDATES: dict[str, Candidate] = {
@@ -60,7 +344,58 @@ CANDIDATES: dict[str, Candidate] = {
             "reg_lambda": 1.0,
         },
         suggest=_suggest_xgboost,
+        grid={"max_depth": [3, 5], "learning_rate": [0.03, 0.1], "min_child_weight": [2.0, 20.0]},
         native_format="ubj",
+        save=_save_xgboost,
+        load=_load_xgboost,
+        fit_rounds=_fit_xgboost,
+        rounds_param="n_estimators",
+        max_rounds=800,
+    ),
+    "lightgbm": Candidate(
+        name="lightgbm",
+        make=_make_lightgbm,
+        defaults={
+            "n_estimators": 300,
+            "num_leaves": 15,
+            "learning_rate": 0.05,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "colsample_bytree": 0.8,
+            "min_child_samples": 20,
+            "reg_lambda": 1.0,
+        },
+        suggest=_suggest_lightgbm,
+        grid={"num_leaves": [7, 31], "learning_rate": [0.03, 0.1], "min_child_samples": [10, 50]},
+        native_format="txt",
+        save=_save_lightgbm,
+        load=_load_lightgbm,
+        fit_rounds=_fit_lightgbm,
+        rounds_param="n_estimators",
+        max_rounds=800,
+    ),
+    "catboost": Candidate(
+        name="catboost",
+        make=_make_catboost,
+        defaults={"iterations": 300, "depth": 6, "learning_rate": 0.08, "l2_leaf_reg": 3.0, "rsm": 1.0},
+        suggest=_suggest_catboost,
+        grid={"depth": [4, 6], "learning_rate": [0.05, 0.15], "l2_leaf_reg": [3.0, 10.0]},
+        native_format="cbm",
+        save=_save_catboost,
+        load=_load_catboost,
+        fit_rounds=_fit_catboost,
+        rounds_param="iterations",
+        max_rounds=800,
+    ),
+    "mlp": Candidate(
+        name="mlp",
+        make=_make_mlp,
+        defaults={"width": 64, "depth": 2, "alpha": 1e-4, "learning_rate_init": 1e-3, "batch_size": 128},
+        suggest=_suggest_mlp,
+        grid={"width": [32, 128], "depth": [1, 2], "alpha": [1e-4, 1e-2]},
+        native_format="skops",
+        save=_save_skops,
+        load=_load_skops,
     ),
 }
 

@@ -1,13 +1,13 @@
-"""Train a task's model from the curated warehouse tables.
+"""Train each task's model from the curated warehouse tables.
 
-    python -m ml.train [--task ad_score] [--n-trials N] [--seed S]
+    python -m ml.train [--task ad_score|account_health|all] [--n-trials N] [--seed S]
 
-Steps: read the snapshot (read-only, connection closed before training) -> validate ->
-fit the feature pipeline on the training split -> cross-validate every candidate on the
-warehouse folds -> tune the best one with Optuna on the same folds -> refit on all
-training folds -> evaluate on the frozen test split, overall and per segment -> save the
-artifact -> log to MLflow -> write the run, version, alias, metrics, CV results and trials
-to the warehouse in one transaction.
+Steps: data quality gate -> read the snapshot (read-only, connection closed before
+training) -> validate, including the folds -> fit the feature pipeline on the training rows
+-> cross-validate every candidate on the warehouse folds -> tune the best with Optuna on the
+same folds (pruning on boosting rounds) -> refit on all training rows -> evaluate on the
+frozen test split, overall and per segment -> save the artifact -> log to MLflow -> write the
+run, version, alias, metrics, CV results and trials to the warehouse in one transaction.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ import pandas as pd
 from ml import tracking
 from ml.artifacts import artifacts_root, save_artifact
 from ml.config import CONF_DIR, TaskConfig, default_config_path, load_config
-from ml.cv import cross_validate
+from ml.cv import FoldScores, cross_validate, predict
 from ml.errors import AdscoreError, ConfigError
-from ml.evaluation import REGRESSION_METRICS, segment_metrics
+from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
 from ml.features.pipeline import build_feature_pipeline
 from ml.models import get_candidate
-from ml.tuning import SEARCHES, tune
+from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
 from ml.validation import validate_training_data
 from ml.warehouse import db_path, read_training_snapshot, write_run_results
 
@@ -50,6 +50,8 @@ LIBRARIES = (
     "scikit-learn",
     "xgboost-cpu",
     "xgboost",
+    "lightgbm",
+    "catboost",
     "optuna",
     "mlflow",
     "duckdb",
@@ -65,7 +67,11 @@ class Overrides:
     seed: int | None = None
     n_trials: int | None = None
     search: str | None = None
+    pruner: str | None = None
+    timeout: float | None = None
     n_jobs: int | None = None
+    candidates: tuple[str, ...] | None = None
+    study_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class RunSummary:
     model_name: str
     version: int
     estimator: str
+    metric: str
     cv_score: float
     test_metrics: pd.DataFrame
     artifact_path: Path
@@ -105,16 +112,21 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def data_hash(frame: pd.DataFrame) -> str:
-    """sha256 of the snapshot's rows (ordered by id), column names and dtypes."""
+def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
+    """sha256 of the snapshot's rows (ordered by id) and its folds, with names and dtypes."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    for part in (frame, folds.sort_values(list(folds.columns)).reset_index(drop=True)):
+        digest.update(json.dumps([(c, str(t)) for c, t in part.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _target(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column].astype("float64")).to_numpy(dtype=float)
 
 
 def train_task(
@@ -130,38 +142,41 @@ def train_task(
     seed = t.seed if overrides.seed is None else overrides.seed
     n_trials = t.n_trials if overrides.n_trials is None else overrides.n_trials
     search = overrides.search or t.search
+    pruner = overrides.pruner or t.pruner
+    timeout = overrides.timeout if overrides.timeout is not None else t.timeout
     n_jobs = t.n_jobs if overrides.n_jobs is None else overrides.n_jobs
     if n_trials < 1:
         raise ConfigError(f"--n-trials must be >= 1, got {n_trials}")
-    if search not in SEARCHES:
+    for name, value, allowed in (("search", search, SEARCHES), ("pruner", pruner, PRUNERS)):
+        if value not in allowed:
+            raise ConfigError(
+                f"{config.source}: training.{name}: unknown {name} {value!r} (allowed: {', '.join(allowed)})"
+            )
+    if t.metric not in metrics_for(config.problem_type):
         raise ConfigError(
-            f"{config.source}: training.search: unknown search {search!r} (allowed: {', '.join(SEARCHES)})"
+            f"{config.source}: training.metric: {t.metric!r} is not a {config.problem_type} "
+            f"metric (allowed: {', '.join(metrics_for(config.problem_type))})"
         )
-    if config.problem_type != "regression":
-        raise ConfigError(f"{config.source}: problem_type: only 'regression' is implemented so far")
-    if t.metric not in REGRESSION_METRICS:
-        raise ConfigError(
-            f"{config.source}: training.metric: unknown metric {t.metric!r} "
-            f"(allowed: {', '.join(REGRESSION_METRICS)})"
-        )
-    candidates = [get_candidate(name) for name in t.candidates]
+    candidates = [get_candidate(name) for name in (overrides.candidates or t.candidates)]
     pipeline = build_feature_pipeline(config)  # resolves every component before any I/O
     spec = config.data
-    clip = t.prediction_range
+    ids = list(spec.id_columns)
+    clip = t.prediction_range if config.problem_type == "regression" else None
+    problem = config.problem_type
 
     step = time.perf_counter()
-    snapshot = read_training_snapshot(
-        warehouse, spec.table, spec.folds_table, spec.id_column, spec.quality_report
-    )
-    frame = validate_training_data(snapshot, config)
-    snapshot_hash = data_hash(frame)
-    train = frame[frame.split == "train"].reset_index(drop=True)
-    test = frame[frame.split == "test"].reset_index(drop=True)
+    snapshot = read_training_snapshot(warehouse, spec.table, spec.folds_table, ids, spec.quality_report)
+    frame, splits = validate_training_data(snapshot, config)
+    snapshot_hash = data_hash(frame, snapshot.folds)
+    train = frame.iloc[splits.train_rows].reset_index(drop=True)
+    test = frame.iloc[splits.test_rows].reset_index(drop=True)
     log.info(
-        "read %s: %d train / %d test rows, data hash %s (%.1fs)",
+        "%s: read %s: %d train / %d test rows, %d folds, data hash %s (%.1fs)",
+        config.task,
         spec.table,
         len(train),
         len(test),
+        splits.n_folds,
         snapshot_hash[:12],
         time.perf_counter() - step,
     )
@@ -169,25 +184,19 @@ def train_task(
     step = time.perf_counter()
     X_train = pipeline.fit_transform(train)
     X_test = pipeline.transform(test)
-    y_train = pd.to_numeric(train[spec.target]).to_numpy(dtype=float)
-    y_test = pd.to_numeric(test[spec.target]).to_numpy(dtype=float)
-    folds = train["fold"].to_numpy(dtype=int)
+    y_train, y_test = _target(train, spec.target), _target(test, spec.target)
     feature_names = [str(n) for n in pipeline.get_feature_names_out()]
     for name, X in (("train", X_train), ("test", X_test)):
-        if not np.isfinite(np.nan_to_num(X, nan=0.0)).all():
-            bad = sorted(
-                {
-                    feature_names[j]
-                    for j in np.flatnonzero(~np.isfinite(np.nan_to_num(X, nan=0.0)).all(axis=0))
-                }
-            )
+        infinite = np.isinf(X).any(axis=0)
+        if infinite.any():
+            bad = [feature_names[j] for j in np.flatnonzero(infinite)]
             raise AdscoreError(f"features of the {name} split contain infinite values in: {', '.join(bad)}")
-    log.info("features: %d columns (%.1fs)", X_train.shape[1], time.perf_counter() - step)
+    log.info("%s: features: %d columns (%.1fs)", config.task, X_train.shape[1], time.perf_counter() - step)
 
     run_id = uuid.uuid4().hex
     cv_rows: list[dict[str, Any]] = []
 
-    def record(stage: str, candidate: str, trial: int | None, scores: Any) -> None:
+    def record(stage: str, candidate: str, trial: int | None, scores: FoldScores) -> None:
         for fold, (value, n_tr, n_va) in enumerate(
             zip(scores.values, scores.n_train, scores.n_valid, strict=True)
         ):
@@ -207,58 +216,70 @@ def train_task(
 
     # Selection: every candidate with its defaults on the same folds; best mean CV score wins.
     step = time.perf_counter()
-    lower_is_better = REGRESSION_METRICS[t.metric][1]
-    selection = {}
+    selection: dict[str, FoldScores] = {}
     for cand in candidates:
         scores = cross_validate(
-            partial(cand.make, config.problem_type, cand.defaults, seed, n_jobs),
+            partial(cand.make, problem, cand.defaults, seed, n_jobs),
             X_train,
             y_train,
-            folds,
+            splits.cv,
             t.metric,
+            problem,
             clip,
         )
         selection[cand.name] = scores
         record("selection", cand.name, None, scores)
-        log.info("selection: %s mean CV %s %.4f", cand.name, t.metric, scores.mean)
-    winner_name = (min if lower_is_better else max)(selection, key=lambda k: selection[k].mean)
-    winner = get_candidate(winner_name)
-    log.info("selected %s (%.1fs)", winner_name, time.perf_counter() - step)
+        log.info("%s: selection: %s mean CV %s %.4f", config.task, cand.name, t.metric, scores.mean)
+    pick = min if lower_is_better(t.metric) else max
+    winner = get_candidate(pick(selection, key=lambda k: selection[k].mean))
+    log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
 
     step = time.perf_counter()
     tuned = tune(
         winner,
         X_train,
         y_train,
-        folds,
-        problem_type=config.problem_type,
+        splits.cv,
+        problem_type=problem,
         metric=t.metric,
         search=search,
+        pruner=pruner,
         n_trials=n_trials,
+        timeout=timeout,
         seed=seed,
         n_jobs=n_jobs,
         clip=clip,
+        study_name=overrides.study_name or f"{config.task}-{run_id}",
+        storage=study_storage(),
+        resume=overrides.study_name is not None,
     )
-    record("tuning", winner_name, tuned.best_trial, tuned.best_scores)
+    record("tuning", winner.name, tuned.best_trial, tuned.best_scores)
     log.info(
-        "tuning: %d %s trials, best mean CV %s %.4f (%.1fs)",
-        n_trials,
+        "%s: tuning: %d %s trials (%s pruner, %d boosting rounds), best mean CV %s %.4f (%.1fs)",
+        config.task,
+        len(tuned.trials),
         search,
+        pruner,
+        tuned.boosting_rounds,
         t.metric,
         tuned.best_scores.mean,
         time.perf_counter() - step,
     )
 
     step = time.perf_counter()
-    model = winner.make(config.problem_type, tuned.best_params, seed, n_jobs)
+    model = winner.make(problem, tuned.best_params, seed, n_jobs)
     model.fit(X_train, y_train)
-    pred_test = model.predict(X_test)
-    if clip is not None:
-        pred_test = np.clip(pred_test, *clip)
+    pred_test = predict(model, X_test, problem, clip)
     if not np.isfinite(pred_test).all():
         raise AdscoreError("the refit model produced non-finite predictions on the test split")
+    # Classification: the decision threshold is chosen on out-of-fold predictions, never on test.
+    threshold = None
+    if problem == "classification":
+        oof = tuned.best_scores.oof
+        seen = ~np.isnan(oof)
+        threshold = best_threshold(y_train[seen], oof[seen])
     segments = {c: test[c].astype(str).to_numpy() for c in spec.segment_columns}
-    metrics = segment_metrics(y_test, pred_test, segments, split="test")
+    metrics = segment_metrics(problem, y_test, pred_test, segments, split="test", threshold=threshold)
     cv_summary = pd.DataFrame(
         [
             {
@@ -278,15 +299,22 @@ def train_task(
         ]
     )
     metrics = pd.concat([cv_summary, metrics], ignore_index=True).assign(run_id=run_id)
-    test_rmse = metrics.query("split == 'test' and segment == 'overall' and metric == 'rmse'").value.iloc[0]
-    log.info("refit on %d rows; test RMSE %.4f (%.1fs)", len(train), test_rmse, time.perf_counter() - step)
+    headline = metrics.query("split == 'test' and segment == 'overall' and metric == @t.metric").value.iloc[0]
+    log.info(
+        "%s: refit on %d rows; test %s %.4f (%.1fs)",
+        config.task,
+        len(train),
+        t.metric,
+        headline,
+        time.perf_counter() - step,
+    )
 
     versions = library_versions()
     sha = git_sha()
     model_name = config.task
     manifest_meta = {
         "model_name": model_name,
-        "problem_type": config.problem_type,
+        "problem_type": problem,
         "target": spec.target,
         "feature_names": feature_names,
         "input_columns": config.input_columns(),
@@ -296,11 +324,12 @@ def train_task(
         "config_hash": config.config_hash(),
         "config": config.as_dict(),
         "prediction_range": list(clip) if clip else None,
+        "decision_threshold": threshold,
         "library_versions": versions,
         "git_sha": sha,
         "created_at": _now().isoformat(),
     }
-    artifact = save_artifact(artifacts, config.task, run_id, winner_name, pipeline, model, manifest_meta)
+    artifact = save_artifact(artifacts, config.task, run_id, winner.name, pipeline, model, manifest_meta)
 
     mlflow_run_id = None
     if track:
@@ -318,9 +347,10 @@ def train_task(
                 for r in metrics.itertuples()
             }
             params = {
-                "estimator": winner_name,
+                "estimator": winner.name,
                 "seed": seed,
                 "search": search,
+                "pruner": pruner,
                 "n_trials": n_trials,
                 "config_hash": config.config_hash(),
                 **{f"param_{k}": v for k, v in tuned.best_params.items()},
@@ -337,7 +367,7 @@ def train_task(
         "data_hash": snapshot_hash,
         "config_hash": config.config_hash(),
         "seed": seed,
-        "estimator": winner_name,
+        "estimator": winner.name,
         "n_train_rows": len(train),
         "n_test_rows": len(test),
         "library_versions": json.dumps(versions, sort_keys=True),
@@ -345,33 +375,54 @@ def train_task(
         "mlflow_run_id": mlflow_run_id,
         "config_path": config.source,
     }
-    trials = tuned.trials.assign(run_id=run_id)
     version = write_run_results(
         warehouse,
         run_row,
-        {"metrics": metrics, "cv_results": pd.DataFrame(cv_rows), "hpo_trials": trials},
+        {
+            "metrics": metrics,
+            "cv_results": pd.DataFrame(cv_rows),
+            "hpo_trials": tuned.trials.assign(run_id=run_id),
+        },
         model_name,
         {
             "run_id": run_id,
-            "estimator": winner_name,
+            "estimator": winner.name,
             "artifact_path": str(artifact.manifest_path),
             "artifact_sha256": artifact.sha256,
             "created_at": finished_at,
         },
     )
     log.info(
-        "registered %s version %d (%s), artifact %s", model_name, version, winner_name, artifact.manifest_path
+        "%s: registered %s version %d (%s), artifact %s",
+        config.task,
+        model_name,
+        version,
+        winner.name,
+        artifact.manifest_path,
     )
     return RunSummary(
         run_id,
         config.task,
         model_name,
         version,
-        winner_name,
+        winner.name,
+        t.metric,
         tuned.best_scores.mean,
         metrics[metrics.split == "test"],
         artifact.manifest_path,
     )
+
+
+def preflight(config: TaskConfig, warehouse: Path) -> None:
+    """Validate a task's configuration and data without training (raises like train_task)."""
+    build_feature_pipeline(config)
+    for name in config.training.candidates:
+        get_candidate(name)
+    spec = config.data
+    snapshot = read_training_snapshot(
+        warehouse, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
+    )
+    validate_training_data(snapshot, config)
 
 
 def available_tasks() -> list[str]:
@@ -388,7 +439,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=Path, help="artifact folder (default ./artifacts)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--n-trials", type=int)
+    parser.add_argument(
+        "--timeout", type=float, help="seconds of tuning per task (trial counts are reproducible)"
+    )
     parser.add_argument("--search", choices=SEARCHES)
+    parser.add_argument("--pruner", choices=PRUNERS)
+    parser.add_argument("--candidates", help="comma-separated model names (default: the config's)")
+    parser.add_argument("--study-name", help="Optuna study to create or resume (one task only)")
     parser.add_argument("--n-jobs", type=int)
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
     args = parser.parse_args(argv)
@@ -405,7 +462,21 @@ def main(argv: list[str] | None = None) -> int:
                         f"--task: unknown task {task!r} (available: {', '.join(available_tasks())}, all)"
                     )
             configs = [load_config(default_config_path(task)) for task in tasks]
-        overrides = Overrides(args.seed, args.n_trials, args.search, args.n_jobs)
+        candidates = tuple(c.strip() for c in args.candidates.split(",")) if args.candidates else None
+        overrides = Overrides(
+            args.seed,
+            args.n_trials,
+            args.search,
+            args.pruner,
+            args.timeout,
+            args.n_jobs,
+            candidates,
+            args.study_name,
+        )
+        # Every task's configuration and data are checked before any is trained, so that a
+        # bad table stops the whole command before anything is written.
+        for config in configs:
+            preflight(config, db_path(args.duckdb))
         for config in configs:
             summary = train_task(
                 config,
@@ -415,11 +486,12 @@ def main(argv: list[str] | None = None) -> int:
                 track=not args.no_mlflow,
             )
             overall = summary.test_metrics.query("segment == 'overall'").set_index("metric").value
+            shown = ", ".join(
+                f"{m} {overall[m]:.3f}" for m in metrics_for(config.problem_type) if m in overall
+            )
             print(
-                f"ml.train: {summary.task}: {summary.model_name} v{summary.version} "
-                f"({summary.estimator}), CV rmse {summary.cv_score:.3f}, test rmse "
-                f"{overall['rmse']:.3f}, mae {overall['mae']:.3f}, r2 {overall['r2']:.3f}; "
-                f"artifact {summary.artifact_path}"
+                f"ml.train: {summary.task}: {summary.model_name} v{summary.version} ({summary.estimator}), "
+                f"CV {summary.metric} {summary.cv_score:.3f}, test {shown}; artifact {summary.artifact_path}"
             )
     except AdscoreError as exc:
         print(f"ml.train: error: {exc}", file=sys.stderr)

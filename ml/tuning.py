@@ -1,9 +1,20 @@
-"""Hyperparameter search with Optuna on the warehouse folds (never the test split)."""
+"""Hyperparameter search with Optuna on the warehouse folds (never the test split).
+
+Samplers: ``tpe``, ``random``, ``gp`` (Gaussian process; needs torch) and ``grid`` (the
+candidate's small grid).  Pruners: ``hyperband``, ``median`` or ``none``; for boosters they
+act on boosting rounds: every round's validation score is reported to the trial (step =
+fold x max_rounds + round), so a poor trial stops in the middle of a fold, not only between
+folds.  Boosters also stop early (no improvement in 50 rounds); the trial's number of
+rounds for the refit is the mean of the folds' best rounds.  Studies are stored (SQLite by
+default) so they can be resumed and inspected with optuna-dashboard.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -12,10 +23,11 @@ import pandas as pd
 
 from ml.cv import FoldScores, cross_validate
 from ml.errors import ConfigError
-from ml.evaluation import REGRESSION_METRICS
+from ml.evaluation import lower_is_better
 from ml.models import Candidate
 
-SEARCHES = ("tpe", "random")
+SEARCHES = ("tpe", "random", "gp", "grid")
+PRUNERS = ("hyperband", "median", "none")
 
 
 @dataclass(frozen=True)
@@ -24,53 +36,166 @@ class TuningResult:
     best_scores: FoldScores
     best_trial: int
     trials: pd.DataFrame  # one row per trial, for ml.hpo_trials
+    boosting_rounds: int  # rounds trained over all trials and folds
+    study_name: str
+    storage: str | None
 
 
-def make_sampler(search: str, seed: int) -> optuna.samplers.BaseSampler:
+def study_storage() -> str | None:
+    """$ADSCORE_OPTUNA_STORAGE, else sqlite:///<cwd>/optuna/studies.db; 'memory' for none."""
+    value = os.environ.get("ADSCORE_OPTUNA_STORAGE")
+    if value == "memory":
+        return None
+    if value:
+        return value
+    folder = Path("optuna")
+    folder.mkdir(exist_ok=True)
+    return f"sqlite:///{(folder / 'studies.db').resolve()}"
+
+
+def make_sampler(search: str, seed: int, candidate: Candidate) -> optuna.samplers.BaseSampler:
     if search == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if search == "random":
         return optuna.samplers.RandomSampler(seed=seed)
+    if search == "gp":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "--search gp needs torch (pip install torch==2.13.0 takes the CPU build)"
+            ) from None
+        return optuna.samplers.GPSampler(seed=seed)
+    if search == "grid":
+        return optuna.samplers.GridSampler(candidate.grid, seed=seed)
     raise ConfigError(f"training.search: unknown search {search!r} (allowed: {', '.join(SEARCHES)})")
+
+
+def make_pruner(pruner: str, max_resource: int) -> optuna.pruners.BasePruner:
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=25, max_resource=max_resource, reduction_factor=3)
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=50)
+    if pruner == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"training.pruner: unknown pruner {pruner!r} (allowed: {', '.join(PRUNERS)})")
+
+
+def _grid_params(candidate: Candidate, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    """Grid values for the grid's parameters, defaults for the rest."""
+    params = dict(candidate.defaults)
+    for name, values in candidate.grid.items():
+        params[name] = trial.suggest_categorical(name, values)
+    return params
 
 
 def tune(
     candidate: Candidate,
     X: np.ndarray,
     y: np.ndarray,
-    folds: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
     *,
     problem_type: str,
     metric: str,
     search: str,
+    pruner: str,
     n_trials: int,
+    timeout: float | None,
     seed: int,
     n_jobs: int,
     clip: tuple[float, float] | None,
+    study_name: str,
+    storage: str | None,
+    resume: bool = False,
 ) -> TuningResult:
-    """Search ``candidate``'s space; the first trial is its default parameters."""
+    """Search ``candidate``'s space; the first trial is its default parameters.
+
+    A new search runs in memory under a fixed name (Hyperband assigns brackets by hashing
+    the study name, so a fixed name keeps runs reproducible) and is then copied to
+    ``storage`` as ``study_name``.  With ``resume``, the stored study ``study_name`` is
+    loaded and extended instead.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction: Literal["minimize", "maximize"] = "minimize" if REGRESSION_METRICS[metric][1] else "maximize"
+    maximize = not lower_is_better(metric)
+    direction: Literal["minimize", "maximize"] = "maximize" if maximize else "minimize"
+    max_rounds = candidate.max_rounds
+    working_storage: Any = storage if resume else optuna.storages.InMemoryStorage()
     study = optuna.create_study(
-        direction=direction, sampler=make_sampler(search, seed), study_name=f"{candidate.name}-{search}"
+        direction=direction,
+        sampler=make_sampler(search, seed, candidate),
+        pruner=make_pruner(pruner, max(1, max_rounds) * len(folds)),
+        study_name=study_name if resume else f"{candidate.name}-{search}",
+        storage=working_storage,
+        load_if_exists=resume,
     )
-    study.enqueue_trial(candidate.defaults, skip_if_exists=True)
+    if search != "grid":
+        study.enqueue_trial(candidate.defaults, skip_if_exists=True)
     scores: dict[int, FoldScores] = {}
+    rounds_used = {"total": 0}
 
     def objective(trial: optuna.Trial) -> float:
-        params = candidate.suggest(trial)
+        params = _grid_params(candidate, trial) if search == "grid" else candidate.suggest(trial)
+        best_rounds: list[int] = []
+        fit = None
+        if candidate.fit_rounds is not None and candidate.rounds_param is not None:
+            params[candidate.rounds_param] = max_rounds
+            fold_index = {"i": 0}
+
+            def fit(model: Any, Xt: np.ndarray, yt: np.ndarray, Xv: np.ndarray, yv: np.ndarray) -> None:
+                offset = fold_index["i"] * max_rounds
+                fold_index["i"] += 1
+
+                def on_round(iteration: int, value: float) -> bool:
+                    rounds_used["total"] += 1
+                    # Boosters report a loss (rmse, logloss): flip it when the study maximises.
+                    trial.report(-value if maximize else value, offset + iteration)
+                    return trial.should_prune()
+
+                rounds = candidate.fit_rounds(model, Xt, yt, Xv, yv, problem_type, on_round)  # type: ignore[misc]
+                if rounds == 0 or trial.should_prune():
+                    raise optuna.TrialPruned()
+                best_rounds.append(rounds)
+
         result = cross_validate(
-            lambda: candidate.make(problem_type, params, seed, n_jobs), X, y, folds, metric, clip
+            lambda: candidate.make(problem_type, params, seed, n_jobs),
+            X,
+            y,
+            folds,
+            metric,
+            problem_type,
+            clip,
+            fit=fit,
         )
-        scores[trial.number] = result
+        if best_rounds and candidate.rounds_param is not None:
+            trial.set_user_attr("best_rounds", round(float(np.mean(best_rounds))))
         trial.set_user_attr("fold_scores", result.values)
+        scores[trial.number] = result
         return result.mean
 
-    study.optimize(objective, n_trials=n_trials)
-    best = study.best_trial
+    study.optimize(objective, n_trials=n_trials, timeout=timeout)
+    if storage is not None and not resume:
+        optuna.copy_study(
+            from_study_name=study.study_name,
+            from_storage=working_storage,
+            to_storage=storage,
+            to_study_name=study_name,
+        )
+    completed = [
+        t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.number in scores
+    ]
+    if not completed:
+        raise ConfigError(f"no trial of {candidate.name} completed; raise --n-trials or relax the pruner")
+    best = (max if maximize else min)(completed, key=lambda t: scores[t.number].mean)
+    params = (
+        _grid_params(candidate, optuna.trial.FixedTrial(best.params))
+        if search == "grid"
+        else candidate.suggest(optuna.trial.FixedTrial(best.params))
+    )
+    if candidate.rounds_param is not None and "best_rounds" in best.user_attrs:
+        params[candidate.rounds_param] = best.user_attrs["best_rounds"]
     rows = [
         {
-            "study_name": study.study_name,
+            "study_name": study_name,
             "candidate": candidate.name,
             "trial_number": t.number,
             "state": t.state.name,
@@ -79,6 +204,14 @@ def tune(
             "duration_seconds": t.duration.total_seconds() if t.duration else None,
         }
         for t in study.trials
+        if t.number in scores or t.state != optuna.trial.TrialState.COMPLETE
     ]
-    params = candidate.suggest(optuna.trial.FixedTrial(best.params))
-    return TuningResult(params, scores[best.number], best.number, pd.DataFrame(rows))
+    return TuningResult(
+        params,
+        scores[best.number],
+        best.number,
+        pd.DataFrame(rows),
+        rounds_used["total"],
+        study.study_name,
+        storage,
+    )

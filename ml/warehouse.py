@@ -135,19 +135,20 @@ def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TrainingSnapshot:
-    """The curated rows one run trains on, with their fold assignment."""
+    """The curated rows one run trains on (ordered by their ids) and the folds table."""
 
     table: str
     frame: pd.DataFrame
     columns: list[str]
+    folds: pd.DataFrame
 
 
 def read_training_snapshot(
-    path: Path, table: str, folds_table: str, id_column: str, quality_report: str | None = None
+    path: Path, table: str, folds_table: str, id_columns: list[str], quality_report: str | None = None
 ) -> TrainingSnapshot:
-    """Read ``table`` left-joined to its folds, ordered by id, and the data quality gate
+    """Read ``table`` ordered by its ids, and ``folds_table``, after the data quality gate
     (sources over their reject-rate threshold); the connection is closed after."""
-    q_table, q_folds, q_id = (quote_identifier(x) for x in (table, folds_table, id_column))
+    q_table, q_folds = quote_identifier(table), quote_identifier(folds_table)
     with connect(path, read_only=True) as con:
         # The quality gate comes first: past a failed gate dbt does not build the marts.
         failures = _quality_failures(con, quality_report) if quality_report else []
@@ -159,18 +160,14 @@ def read_training_snapshot(
         fold_columns = _table_columns(con, folds_table)
         if not fold_columns:
             raise WarehouseError(f"table {folds_table} not found in {path}: run `dbt build` first")
-        for needed in (id_column, "split", "fold"):
+        for needed in (*id_columns, "split", "fold"):
             if needed not in fold_columns:
                 raise WarehouseError(f"{folds_table} lacks column {needed!r}")
-        if id_column not in columns:
-            # Validation reports it with everything else that is wrong.
-            frame = con.execute(f"select * from {q_table}").df()
-        else:
-            frame = con.execute(
-                f"select t.*, f.split as _split, f.fold as _fold from {q_table} as t "
-                f"left join {q_folds} as f on t.{q_id} = f.{q_id} order by t.{q_id}"
-            ).df()
-    return TrainingSnapshot(table, frame, columns)
+        present = [c for c in id_columns if c in columns]
+        order = ", ".join(quote_identifier(c) for c in present) or "1"
+        frame = con.execute(f"select * from {q_table} order by {order}").df()
+        folds = con.execute(f"select * from {q_folds}").df()
+    return TrainingSnapshot(table, frame, columns, folds)
 
 
 def _quality_failures(con: duckdb.DuckDBPyConnection, report: str) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 from ml.synth.__main__ import generate
 
 REPO = Path(__file__).resolve().parents[2]
-SMALL = {"n_ads": 1500, "days": 60, "seed": 11, "replicates": 4, "start_date": dt.date(2026, 9, 1)}
+SMALL = {"n_ads": 1500, "days": 120, "seed": 11, "replicates": 4, "start_date": dt.date(2026, 8, 1)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ def make_warehouse(root: Path, raw: Path, truth: Path) -> Warehouse:
         "DO_NOT_TRACK": "1",
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "OMP_NUM_THREADS": "1",
+        "ADSCORE_OPTUNA_STORAGE": f"sqlite:///{root / 'optuna.db'}",
     }
     return Warehouse(root, raw, truth, root / "adscore.duckdb", root / "artifacts", env)
 
@@ -72,7 +73,14 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("demo")
     raw, truth = root / "raw", root / "ground_truth"
     generate(
-        SMALL["n_ads"], SMALL["days"], SMALL["seed"], raw, truth, SMALL["replicates"], SMALL["start_date"]
+        SMALL["n_ads"],
+        SMALL["days"],
+        SMALL["seed"],
+        raw,
+        truth,
+        SMALL["replicates"],
+        SMALL["start_date"],
+        health_replicates=4,
     )
     return raw, truth
 

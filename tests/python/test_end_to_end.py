@@ -65,29 +65,32 @@ def test_dbt_label_matches_the_generators_definition(built: Warehouse) -> None:
 
 def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     wh, result = trained
-    assert "test rmse" in result.stdout
-    versions = query(wh, "select * from ml.model_versions")
-    assert len(versions) == 1
-    row = versions.iloc[0]
-    assert row.model_name == "ad_score" and row.version == 1 and row.estimator == "xgboost"
-    assert sha256_file(Path(row.artifact_path)) == row.artifact_sha256
-    aliases = query(wh, "select * from ml.model_aliases")
-    assert aliases[["model_name", "alias", "version"]].values.tolist() == [["ad_score", "champion", 1]]
+    assert "test rmse" in result.stdout and "test roc_auc" in result.stdout
+    versions = query(wh, "select * from ml.model_versions order by model_name")
+    assert versions.model_name.tolist() == ["account_health", "ad_score"]
+    row = versions.set_index("model_name").loc["ad_score"]
+    assert row.version == 1 and row.estimator == "xgboost"
+    for path, digest in versions[["artifact_path", "artifact_sha256"]].values:
+        assert sha256_file(Path(path)) == digest
+    aliases = query(wh, "select model_name, alias, version from ml.model_aliases order by model_name")
+    assert aliases.values.tolist() == [["account_health", "champion", 1], ["ad_score", "champion", 1]]
 
-    runs = query(wh, "select * from ml.runs")
+    runs = query(wh, "select * from ml.runs where task = 'ad_score'")
     assert runs.status.tolist() == ["succeeded"] and runs.run_id[0] == row.run_id
     assert len(runs.data_hash[0]) == 64 and runs.mlflow_run_id[0]
     assert json.loads(runs.library_versions[0])["xgboost-cpu"]
 
-    metrics = query(wh, "select * from ml.metrics where split = 'test' and metric = 'rmse'")
+    metrics = query(
+        wh, "select * from ml.metrics where run_id = ? and split = 'test' and metric = 'rmse'", [row.run_id]
+    )
     segments = set(metrics.segment)
     assert "overall" in segments and {f"platform={p}" for p in PLATFORMS} <= segments
     assert (metrics.value > 0).all() and (metrics.value < 50).all()
 
-    cv = query(wh, "select * from ml.cv_results")
+    cv = query(wh, "select * from ml.cv_results where run_id = ?", [row.run_id])
     assert set(cv.stage) == {"selection", "tuning"} and set(cv.fold) == set(range(5))
-    trials = query(wh, "select * from ml.hpo_trials")
-    assert len(trials) == 2 and (trials.state == "COMPLETE").all()
+    trials = query(wh, "select * from ml.hpo_trials where run_id = ?", [row.run_id])
+    assert len(trials) == 2 and set(trials.state) <= {"COMPLETE", "PRUNED"}
 
     # The registered artifact loads (checksums verified) and predicts within the label range.
     model = load_artifact(row.artifact_path, row.artifact_sha256)
@@ -96,11 +99,41 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     assert pred.shape == (50,) and np.isfinite(pred).all() and pred.min() >= 0 and pred.max() <= 100
 
 
+def test_account_health_is_trained_as_a_classifier_on_time_folds(trained) -> None:
+    wh, _ = trained
+    run = query(
+        wh,
+        "select r.run_id, v.artifact_path, v.artifact_sha256 from ml.runs r "
+        "join ml.model_versions v using (run_id) where r.task = 'account_health'",
+    )
+    run_id = run.run_id[0]
+    metrics = query(
+        wh, "select segment, metric, value from ml.metrics where run_id = ? and split = 'test'", [run_id]
+    )
+    overall = metrics[metrics.segment == "overall"].set_index("metric").value
+    assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece", "threshold", "precision", "recall"} <= set(
+        overall.index
+    )
+    assert 0.5 < overall.roc_auc <= 1 and 0 < overall.threshold < 1
+    assert any(s.startswith("vertical=") for s in metrics.segment)
+    cv = query(
+        wh,
+        "select fold, n_train_rows, n_valid_rows from ml.cv_results where run_id = ? "
+        "and stage = 'selection' order by fold",
+        [run_id],
+    )
+    assert len(cv) == 3 and cv.n_train_rows.is_monotonic_increasing  # expanding windows
+    model = load_artifact(run.artifact_path[0], run.artifact_sha256[0])
+    sample = query(wh, "select * from marts.account_health_training limit 20")
+    p = model.predict(sample)
+    assert ((p >= 0) & (p <= 1)).all()
+
+
 def test_mlflow_run_has_params_metrics_and_model(trained) -> None:
     import mlflow
 
     wh, _ = trained
-    mlflow_run_id = query(wh, "select mlflow_run_id from ml.runs").mlflow_run_id[0]
+    mlflow_run_id = query(wh, "select mlflow_run_id from ml.runs where task = 'ad_score'").mlflow_run_id[0]
     client = mlflow.MlflowClient(tracking_uri=wh.env["MLFLOW_TRACKING_URI"])
     run = client.get_run(mlflow_run_id)
     assert run.info.status == "FINISHED"
@@ -116,13 +149,17 @@ def test_same_data_and_seed_give_the_same_test_rmse(trained, tmp_path: Path) -> 
     result = again.train()
     assert result.returncode == 0, result.stderr[-3000:]
     sql = (
-        "select m.value from ml.metrics m join ml.runs r using (run_id) "
-        "where m.split = 'test' and m.metric = 'rmse' and m.segment = 'overall' order by r.started_at"
+        "select r.task, m.metric, m.segment, m.value from ml.metrics m join ml.runs r using (run_id) "
+        "where m.split = 'test' order by r.started_at"
     )
-    first, second = query(again, sql).value.tolist()
-    assert first == second
-    # The second version of the model becomes challenger; the champion stays.
-    aliases = query(again, "select alias, version from ml.model_aliases order by alias")
+    rows = query(again, sql)
+    for task, metric in (("ad_score", "rmse"), ("account_health", "roc_auc")):
+        values = rows[(rows.task == task) & (rows.metric == metric) & (rows.segment == "overall")].value
+        assert len(values) == 2 and values.iloc[0] == values.iloc[1]
+    # The second version of each model becomes challenger; the champion stays.
+    aliases = query(
+        again, "select alias, version from ml.model_aliases where model_name = 'ad_score' order by alias"
+    )
     assert aliases.values.tolist() == [["challenger", 2], ["champion", 1]]
 
 
@@ -163,3 +200,39 @@ def test_training_table_missing_a_column_stops_ml_train(trained, tmp_path: Path)
     assert "missing required column(s): ad_text" in result.stderr
     assert "column platform contains 3 null value(s)" in result.stderr
     assert ml_counts(bad) == before
+
+
+def test_selection_and_tuning_never_read_the_test_split(trained, tmp_path: Path) -> None:
+    """Scramble every test label: CV scores, trials and the chosen model must not move."""
+    wh, _ = trained
+    scrambled = wh.with_raw(tmp_path / "scrambled", wh.raw)
+    with duckdb.connect(str(scrambled.duckdb)) as con:
+        con.execute(
+            "update marts.ad_score_training set ad_score = 100 - ad_score where ad_id in "
+            "(select ad_id from marts.ad_score_folds where split = 'test')"
+        )
+        con.execute(
+            "update marts.account_health_training set is_at_risk = not is_at_risk "
+            "where (account_id, week_start) in (select account_id, week_start "
+            "from marts.account_health_folds where split = 'test')"
+        )
+    result = scrambled.train()
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = query(scrambled, "select run_id, task from ml.runs order by started_at")
+    for task in ("ad_score", "account_health"):
+        first, second = runs[runs.task == task].run_id.tolist()
+        for table, columns in (
+            ("cv_results", "stage, candidate, fold, metric, value"),
+            ("hpo_trials", "trial_number, state, value, params"),
+        ):
+            sql = f"select {columns} from ml.{table} where run_id = ? order by all"
+            pd.testing.assert_frame_equal(query(scrambled, sql, [first]), query(scrambled, sql, [second]))
+        test_metric = "rmse" if task == "ad_score" else "roc_auc"
+        sql = (
+            "select value from ml.metrics where run_id = ? and split = 'test' and segment = 'overall' "
+            "and metric = ?"
+        )
+        assert (
+            query(scrambled, sql, [first, test_metric]).value[0]
+            != query(scrambled, sql, [second, test_metric]).value[0]
+        )

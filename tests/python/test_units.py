@@ -47,11 +47,25 @@ def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
             "account_size_band": ["small"] * n,
             "image_has_people": [True, False] * (n // 2),
             "ad_score": rng.uniform(0, 100, n),
-            "_split": ["train"] * (n - 10) + ["test"] * 10,
-            "_fold": [i % 5 for i in range(n - 10)] + [None] * 10,
         }
     )
     return pd.DataFrame(data)
+
+
+def folds_for(f: pd.DataFrame) -> pd.DataFrame:
+    """One row per ad: the last 10 are the test split, the rest dealt into 5 folds."""
+    n = len(f)
+    return pd.DataFrame(
+        {
+            "ad_id": f.ad_id,
+            "split": ["train"] * (n - 10) + ["test"] * 10,
+            "fold": [i % 5 for i in range(n - 10)] + [None] * 10,
+        }
+    )
+
+
+def snapshot_of(f: pd.DataFrame, folds: pd.DataFrame | None = None) -> TrainingSnapshot:
+    return TrainingSnapshot("marts.t", f, list(f.columns), folds_for(f) if folds is None else folds)
 
 
 # --- configuration ---------------------------------------------------------------------
@@ -114,33 +128,59 @@ def test_validation_lists_every_problem() -> None:
     f = frame().drop(columns=["geo"])
     f.loc[[0, 1], "objective"] = None
     f.loc[3, "ad_id"] = f.loc[4, "ad_id"]
-    snapshot = TrainingSnapshot("marts.t", f, [c for c in f.columns if not c.startswith("_")])
     with pytest.raises(DataValidationError) as err:
-        validate_training_data(snapshot, config)
-    assert err.value.problems == [
+        validate_training_data(snapshot_of(f, folds_for(frame())), config)
+    assert err.value.problems[:3] == [
         "missing required column(s): geo",
         "column objective contains 2 null value(s)",
-        "column ad_id is not unique (e.g. 'meta:4')",
+        "ad_id is not unique (e.g. {'ad_id': 'meta:4'})",
     ]
 
 
 def test_validation_requires_folds_for_every_row_and_a_test_split() -> None:
     config = load_config(CONFIG)
     f = frame()
-    f["_split"] = "train"
-    f["_fold"] = [i % 5 for i in range(len(f))]
-    f.loc[0, "_split"] = None
-    snapshot = TrainingSnapshot("marts.t", f, list(f.columns))
+    folds = folds_for(f).assign(split="train", fold=[i % 5 for i in range(len(f))]).iloc[1:]
     with pytest.raises(DataValidationError) as err:
-        validate_training_data(snapshot, config)
-    assert "1 row(s) have no entry in marts.ad_score_folds (e.g. ad_id = 'meta:0')" in err.value.problems
-    assert "marts.ad_score_folds assigns no row to split 'test'" in err.value.problems
+        validate_training_data(snapshot_of(f, folds), config)
+    assert (
+        "marts.ad_score_folds: 1 row(s) have no entry in the folds table (e.g. {'ad_id': 'meta:0'})"
+        in err.value.problems
+    )
+    assert "marts.ad_score_folds: the folds table assigns no row to split 'test'" in err.value.problems
 
 
-def test_validation_passes_a_good_frame() -> None:
+def test_validation_passes_a_good_frame_and_builds_group_folds() -> None:
     f = frame()
-    out = validate_training_data(TrainingSnapshot("marts.t", f, list(f.columns)), load_config(CONFIG))
-    assert {"split", "fold"} <= set(out.columns) and len(out) == len(f)
+    out, splits = validate_training_data(snapshot_of(f), load_config(CONFIG))
+    assert len(out) == len(f) and len(splits.train_rows) == len(f) - 10 and len(splits.test_rows) == 10
+    assert splits.n_folds == 5
+    for train, valid in splits.cv:
+        assert not set(train) & set(valid) and len(train) + len(valid) == len(f) - 10
+
+
+def test_time_folds_with_roles_keep_their_gap() -> None:
+    """Long-format folds (fold, role) select exactly the rows the warehouse named."""
+    from ml.splits import build_splits
+
+    weeks = pd.date_range("2026-08-03", periods=8, freq="7D")
+    f = pd.DataFrame([(a, w) for w in weeks for a in ("a", "b")], columns=["account_id", "week_start"])
+    rows = []
+    for i, w in enumerate(weeks):
+        split = "test" if i >= 6 else "gap" if i >= 4 else "train"
+        if split != "train":
+            rows += [(a, w, split, None, None) for a in ("a", "b")]
+        for fold, valid in enumerate((2, 3)):
+            if split == "train" and (i == valid or i <= valid - 2):
+                rows += [(a, w, "train", fold, "valid" if i == valid else "train") for a in ("a", "b")]
+    folds = pd.DataFrame(rows, columns=["account_id", "week_start", "split", "fold", "role"])
+    splits, problems = build_splits(f, folds, ["account_id", "week_start"])
+    assert problems == []
+    assert len(splits.train_rows) == 8 and len(splits.test_rows) == 4  # gap weeks excluded
+    train_weeks = f.week_start.to_numpy()[splits.train_rows]
+    (t0, v0), (t1, v1) = splits.cv
+    assert set(train_weeks[t0]) == {weeks[0]} and set(train_weeks[v0]) == {weeks[2]}
+    assert set(train_weeks[t1]) == {weeks[0], weeks[1]} and set(train_weeks[v1]) == {weeks[3]}
 
 
 # --- features --------------------------------------------------------------------------
@@ -236,3 +276,69 @@ def test_artifact_roundtrip_and_tamper_detection(tmp_path: Path) -> None:
     booster.unlink()
     with pytest.raises(ArtifactError, match=r"model.ubj is missing"):
         load_artifact(saved.manifest_path, saved.sha256)
+
+
+# --- tuning ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("search", "pruner"),
+    [
+        ("tpe", "hyperband"),
+        ("random", "median"),
+        ("grid", "none"),
+        ("gp", "hyperband"),
+    ],
+)
+def test_every_search_and_pruner_runs(search: str, pruner: str) -> None:
+    from ml.tuning import tune
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = X[:, 0] * 3 + rng.normal(size=300)
+    folds = [(np.arange(0, 200), np.arange(200, 300)), (np.arange(100, 300), np.arange(0, 100))]
+    result = tune(
+        get_candidate("xgboost"),
+        X,
+        y,
+        folds,
+        problem_type="regression",
+        metric="rmse",
+        search=search,
+        pruner=pruner,
+        n_trials=4,
+        timeout=None,
+        seed=0,
+        n_jobs=1,
+        clip=None,
+        study_name=f"test-{search}",
+        storage=None,
+    )
+    assert len(result.trials) == 4 and result.best_scores.mean < 2.0
+    assert result.boosting_rounds > 0
+    assert 1 <= result.best_params["n_estimators"] <= 800
+
+
+def test_pruning_stops_trials_inside_a_fold() -> None:
+    """Hyperband acts on boosting rounds: pruned trials train fewer rounds than a full fold."""
+    from ml.tuning import tune
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 5))
+    y = X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(size=400)
+    folds = [(np.arange(0, 300), np.arange(300, 400)), (np.arange(100, 400), np.arange(0, 100))]
+    kwargs = dict(
+        problem_type="regression",
+        metric="rmse",
+        search="random",
+        n_trials=12,
+        timeout=None,
+        seed=3,
+        n_jobs=1,
+        clip=None,
+        storage=None,
+    )
+    pruned = tune(get_candidate("lightgbm"), X, y, folds, pruner="hyperband", study_name="p", **kwargs)
+    full = tune(get_candidate("lightgbm"), X, y, folds, pruner="none", study_name="n", **kwargs)
+    assert (pruned.trials.state == "PRUNED").any()
+    assert pruned.boosting_rounds < full.boosting_rounds
