@@ -1,9 +1,10 @@
-"""dbt build vs the pandas reference on 1M, 10M and 100M ad-days of raw exports.
+"""dbt build vs the pandas reference on 1M, 10M and 100M raw rows.
 
     python bench/warehouse.py [--sizes 1 10 100] [--work /tmp/adscore-bench] [--repeats 1]
 
-Generates one base world of ~1M ad-days (40,000 ads x 120 days, default defect rates) with
-the project's generator, tiles it to each size (bench/tile.py: ids remapped per tile), then
+Generates one base world of ~1.07M raw rows (20,000 ads x 120 days: ~0.5M ad-days in the
+platform exports and as many first-party feed rows, default defect rates) with the project's
+generator, tiles it to each size (bench/tile.py: ids remapped per tile), then
 for each size runs, in separate processes, a full `dbt build` into a fresh DuckDB file and
 the pandas reference (bench/pandas_reference.py) doing the same cleaning.  Reports wall
 seconds, raw rows per second, peak RSS and the ratios, and writes them as JSON.  The pandas
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.tile import tile  # noqa: E402
 
-BASE_ADS = 40_000
+BASE_ADS = 20_000  # ~0.5M ad-days, ~1.07M raw rows (delivery + first-party feed)
 
 
 def run_measured(
@@ -63,6 +64,13 @@ def run_measured(
     }
 
 
+def base_raw_millions(work: Path) -> float:
+    """Raw rows of one tile (the base world), from its generator manifest: delivery + feed."""
+    manifest = json.loads((work / "base" / "ground_truth" / "manifest.json").read_text())
+    duplicates = manifest["defects"] * 0.4  # duplicated rows add to the ad-day rows
+    return (2 * manifest["ad_day_rows"] + duplicates) / 1e6
+
+
 def raw_rows(dbt_db: Path) -> int | None:
     import duckdb
 
@@ -75,7 +83,13 @@ def raw_rows(dbt_db: Path) -> int | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100], help="millions of ad-days")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[1, 10, 100],
+        help="millions of raw rows (each tile of the base world adds ~1.07M)",
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/adscore-bench"))
     parser.add_argument("--pandas-mem-gib", type=float, default=20.0)
     parser.add_argument(
@@ -124,8 +138,9 @@ def main() -> None:
     for size in args.sizes:
         folder = work / f"{size}M"
         raw = folder / "raw"
-        print(f"[{size}M] tiling ...", flush=True)
-        tile_s = tile(base, raw, size)
+        tiles = max(1, round(size / base_raw_millions(work)))
+        print(f"[{size}M] tiling x{tiles} ...", flush=True)
+        tile_s = tile(base, raw, tiles)
         db = folder / "warehouse.duckdb"
         for path in (db, db.with_suffix(".duckdb.wal")):
             path.unlink(missing_ok=True)
@@ -139,7 +154,13 @@ def main() -> None:
         print(f"[{size}M] dbt build ...", flush=True)
         dbt = run_measured([str(Path(sys.executable).parent / "dbt"), "build"], dbt_env)
         n_raw = raw_rows(db)
-        record = {"size_m_ad_days": size, "raw_rows": n_raw, "tile_s": round(tile_s, 1), "dbt": dbt}
+        record = {
+            "size_m_raw_rows": size,
+            "tiles": tiles,
+            "raw_rows": n_raw,
+            "tile_s": round(tile_s, 1),
+            "dbt": dbt,
+        }
         if size <= args.skip_pandas_above:
             print(f"[{size}M] pandas reference ...", flush=True)
             record["pandas"] = run_measured(
@@ -172,7 +193,7 @@ def main() -> None:
         d, p = r["dbt"], r.get("pandas")
         rows = r["raw_rows"] or 0
         line = (
-            f"{r['size_m_ad_days']:>5}M {rows:>12,} {d['wall_s']:>8} {rows / d['wall_s']:>11,.0f}"
+            f"{r['size_m_raw_rows']:>5}M {rows:>12,} {d['wall_s']:>8} {rows / d['wall_s']:>11,.0f}"
             f" {d['peak_rss_gib']:>8}"
         )
         if p and p["returncode"] == 0:

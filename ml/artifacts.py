@@ -56,9 +56,19 @@ class SavedArtifact:
 
 
 def save_artifact(
-    root: Path, task: str, run_id: str, estimator: str, pipeline: Any, model: Any, metadata: dict[str, Any]
+    root: Path,
+    task: str,
+    run_id: str,
+    estimator: str,
+    pipeline: Any,
+    model: Any,
+    metadata: dict[str, Any],
+    figures: list[Path] | None = None,
 ) -> SavedArtifact:
-    """Write ``<root>/<task>/<run_id>/`` atomically and return its manifest and checksum."""
+    """Write ``<root>/<task>/<run_id>/`` atomically and return its manifest and checksum.
+
+    ``figures`` (PNG files) are copied under ``figures/`` for the model card and MLflow.
+    """
     candidate = get_candidate(estimator)
     final = root / task / run_id
     if final.exists():
@@ -79,9 +89,14 @@ def save_artifact(
             "files": {name: sha256_file(tmp / name) for name in (model_file, PIPELINE_FILE)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        for f in tmp.iterdir():
-            with open(f, "rb") as handle:
-                os.fsync(handle.fileno())
+        if figures:
+            (tmp / "figures").mkdir()
+            for figure in figures:
+                shutil.copy(figure, tmp / "figures" / figure.name)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as handle:
+                    os.fsync(handle.fileno())
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -56,6 +56,15 @@ class TrainingSpec:
 
 
 @dataclass(frozen=True)
+class FairnessConfig:
+    features: tuple[str, ...]
+    max_parity_difference: float
+    max_opportunity_difference: float
+    max_error_gap: float
+    min_group_size: int
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """Everything one task's training run needs to know."""
 
@@ -65,6 +74,7 @@ class TaskConfig:
     data: DataSpec
     features: tuple[FeatureSpec, ...]
     training: TrainingSpec
+    fairness: FairnessConfig
 
     def input_columns(self) -> list[str]:
         """Warehouse columns the feature pipeline reads, in configuration order, unique."""
@@ -201,7 +211,17 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         n_jobs=r.get(t, "n_jobs", "training", int, 1),
         prediction_range=prediction_range,
     )
-    return TaskConfig(source, task, problem_type, data, tuple(features), training)
+    fz = r.mapping(r.get(doc, "fairness", "", dict, {}), "fairness")
+    number = (int, float)
+    fairness = FairnessConfig(
+        features=r.str_list(fz, "features", "fairness", [])
+        + r.str_list(fz, "sensitive_features", "fairness", []),
+        max_parity_difference=float(r.get(fz, "max_parity_difference", "fairness", number, 0.1)),
+        max_opportunity_difference=float(r.get(fz, "max_opportunity_difference", "fairness", number, 0.1)),
+        max_error_gap=float(r.get(fz, "max_error_gap", "fairness", number, 5.0)),
+        min_group_size=r.get(fz, "min_group_size", "fairness", int, 30),
+    )
+    return TaskConfig(source, task, problem_type, data, tuple(features), training, fairness)
 
 
 def load_config(path: str | Path) -> TaskConfig:

@@ -18,8 +18,10 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,11 +35,14 @@ import pandas as pd
 
 from ml import tracking
 from ml.artifacts import artifacts_root, save_artifact
+from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
 from ml.config import CONF_DIR, TaskConfig, default_config_path, load_config
 from ml.cv import FoldScores, cross_validate, predict
 from ml.errors import AdscoreError, ConfigError
 from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
+from ml.fairness import FairnessSpec, fairness_rows
 from ml.features.pipeline import build_feature_pipeline
+from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
 from ml.models import get_candidate
 from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
 from ml.validation import validate_training_data
@@ -272,12 +277,30 @@ def train_task(
     pred_test = predict(model, X_test, problem, clip)
     if not np.isfinite(pred_test).all():
         raise AdscoreError("the refit model produced non-finite predictions on the test split")
-    # Classification: the decision threshold is chosen on out-of-fold predictions, never on test.
+    oof = tuned.best_scores.oof
+    seen = ~np.isnan(oof)
     threshold = None
+    calibrator = None
+    half_widths = None
+    figures = Path(tempfile.mkdtemp(prefix=f"adscore-{run_id}-"))
     if problem == "classification":
-        oof = tuned.best_scores.oof
-        seen = ~np.isnan(oof)
-        threshold = best_threshold(y_train[seen], oof[seen])
+        # Calibration is chosen on out-of-fold predictions, and so is the decision
+        # threshold (on calibrated ones): never on the test split.
+        raw_test = pred_test
+        calibrator, calibration = calibrate(oof, y_train, splits.cv, raw_test, y_test)
+        pred_test = calibrator.apply(raw_test)
+        threshold = best_threshold(y_train[seen], calibrator.apply(oof[seen]))
+        plot_reliability(
+            {
+                "before": reliability_curve(y_test, raw_test),
+                f"after ({calibrator.method})": reliability_curve(y_test, pred_test),
+            },
+            f"{config.task}: reliability on the test split",
+            figures / "reliability.png",
+        )
+    else:
+        half_widths = conformal_half_widths(oof, y_train)
+        calibration = interval_rows(half_widths, pred_test, y_test, clip)
     segments = {c: test[c].astype(str).to_numpy() for c in spec.segment_columns}
     metrics = segment_metrics(problem, y_test, pred_test, segments, split="test", threshold=threshold)
     cv_summary = pd.DataFrame(
@@ -300,8 +323,36 @@ def train_task(
     )
     metrics = pd.concat([cv_summary, metrics], ignore_index=True).assign(run_id=run_id)
     headline = metrics.query("split == 'test' and segment == 'overall' and metric == @t.metric").value.iloc[0]
+    fz = config.fairness
+    fairness = fairness_rows(
+        problem,
+        y_test,
+        pred_test,
+        {f: test[f].astype(str).to_numpy() for f in fz.features},
+        FairnessSpec(
+            fz.features,
+            fz.max_parity_difference,
+            fz.max_opportunity_difference,
+            fz.max_error_gap,
+            fz.min_group_size,
+        ),
+        threshold,
+    ).assign(run_id=run_id)
+    curve = learning_curve(
+        partial(winner.make, problem, tuned.best_params, seed, n_jobs),
+        X_train,
+        y_train,
+        splits.cv,
+        t.metric,
+        problem,
+        clip,
+        seed,
+    ).assign(run_id=run_id, candidate=winner.name)
+    plot_learning_curve(
+        curve, f"{config.task} ({winner.name}): learning curve", figures / "learning_curve.png"
+    )
     log.info(
-        "%s: refit on %d rows; test %s %.4f (%.1fs)",
+        "%s: refit on %d rows; test %s %.4f; calibration, fairness and learning curve (%.1fs)",
         config.task,
         len(train),
         t.metric,
@@ -325,11 +376,23 @@ def train_task(
         "config": config.as_dict(),
         "prediction_range": list(clip) if clip else None,
         "decision_threshold": threshold,
+        "calibrator": calibrator.as_dict() if calibrator else None,
+        "interval_half_widths": half_widths,
         "library_versions": versions,
         "git_sha": sha,
         "created_at": _now().isoformat(),
     }
-    artifact = save_artifact(artifacts, config.task, run_id, winner.name, pipeline, model, manifest_meta)
+    artifact = save_artifact(
+        artifacts,
+        config.task,
+        run_id,
+        winner.name,
+        pipeline,
+        model,
+        manifest_meta,
+        figures=sorted(figures.glob("*.png")),
+    )
+    shutil.rmtree(figures, ignore_errors=True)
 
     mlflow_run_id = None
     if track:
@@ -382,6 +445,9 @@ def train_task(
             "metrics": metrics,
             "cv_results": pd.DataFrame(cv_rows),
             "hpo_trials": tuned.trials.assign(run_id=run_id),
+            "learning_curves": curve,
+            "calibration": calibration.assign(run_id=run_id),
+            "fairness": fairness,
         },
         model_name,
         {

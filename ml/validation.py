@@ -25,7 +25,14 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     ids = list(spec.id_columns)
     problems: list[str] = []
 
-    required = [*ids, spec.target, *spec.critical_columns, *spec.segment_columns, *config.input_columns()]
+    required = [
+        *ids,
+        spec.target,
+        *spec.critical_columns,
+        *spec.segment_columns,
+        *config.input_columns(),
+        *config.fairness.features,
+    ]
     missing = [c for c in dict.fromkeys(required) if c not in snapshot.columns]
     if missing:
         problems.append(f"missing required column(s): {', '.join(missing)}")

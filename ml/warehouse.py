@@ -78,6 +78,34 @@ ML_TABLES: dict[str, str] = {
         n_train_rows bigint,
         n_valid_rows bigint
     """,
+    "learning_curves": """
+        run_id varchar not null,
+        candidate varchar not null,
+        train_fraction double not null,
+        n_train_rows bigint,
+        split varchar not null,
+        metric varchar not null,
+        value double,
+        value_std double
+    """,
+    "calibration": """
+        run_id varchar not null,
+        method varchar not null,
+        split varchar not null,
+        metric varchar not null,
+        value double,
+        is_chosen boolean
+    """,
+    "fairness": """
+        run_id varchar not null,
+        feature varchar not null,
+        "group" varchar not null,
+        metric varchar not null,
+        value double,
+        n_rows bigint,
+        "limit" double,
+        passes boolean
+    """,
     "hpo_trials": """
         run_id varchar not null,
         study_name varchar not null,

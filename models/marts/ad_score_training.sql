@@ -34,6 +34,7 @@ training as (
         ads.gender,
         ads.geo,
         ads.interests,
+        cast(ads.age_min as varchar) || '-' || cast(ads.age_max as varchar) as audience_age_band,
         ads.image_dominant_color,
         ads.headline,
         ads.body,

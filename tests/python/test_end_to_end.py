@@ -236,3 +236,53 @@ def test_selection_and_tuning_never_read_the_test_split(trained, tmp_path: Path)
             query(scrambled, sql, [first, test_metric]).value[0]
             != query(scrambled, sql, [second, test_metric]).value[0]
         )
+
+
+def test_learning_curves_calibration_and_fairness_for_both_tasks(trained) -> None:
+    wh, _ = trained
+    runs = query(wh, "select task, run_id from ml.runs").set_index("task").run_id
+    features = {
+        "ad_score": {"platform", "objective", "audience_age_band", "account_size_band"},
+        "account_health": {"vertical", "account_size_band"},
+    }
+    for task in ("ad_score", "account_health"):
+        curve = query(wh, "select * from ml.learning_curves where run_id = ?", [runs[task]])
+        assert set(curve.split) == {"train", "valid"} and curve.train_fraction.nunique() == 5
+        fairness = query(wh, "select * from ml.fairness where run_id = ?", [runs[task]])
+        assert set(fairness.feature) == features[task]
+    # Gaps are computed between groups large enough (min_group_size); ad score's platforms are.
+    gaps = query(wh, "select * from ml.fairness where run_id = ? and \"group\" = 'all'", [runs["ad_score"]])
+    assert {"demographic_parity_difference", "error_gap"} <= set(gaps.metric)
+    assert gaps.passes.notna().all() and gaps["limit"].notna().all()
+    cal = query(wh, "select * from ml.calibration where run_id = ?", [runs["account_health"]])
+    assert {"isotonic", "sigmoid", "none"} <= set(cal.method) and cal.is_chosen.any()
+    chosen = cal[cal.is_chosen & (cal.split == "test")].set_index("metric").value
+    before = cal[(cal.method == "none") & (cal.split == "test")].set_index("metric").value
+    assert set(chosen.index) == {"brier", "log_loss", "ece"} and chosen.brier <= before.brier + 0.01
+    intervals = (
+        query(
+            wh,
+            "select metric, value from ml.calibration where run_id = ? and method = 'conformal'",
+            [runs["ad_score"]],
+        )
+        .set_index("metric")
+        .value
+    )
+    assert 0.6 < intervals.interval_80_coverage < 0.97 and 0.75 < intervals.interval_90_coverage <= 1.0
+    manifest = json.loads(
+        Path(
+            query(
+                wh, "select artifact_path from ml.model_versions where model_name = 'ad_score'"
+            ).artifact_path[0]
+        ).read_text()
+    )
+    assert set(manifest["interval_half_widths"]) == {"0.80", "0.90"}
+    figures = (
+        Path(
+            query(
+                wh, "select artifact_path from ml.model_versions where model_name = 'account_health'"
+            ).artifact_path[0]
+        ).parent
+        / "figures"
+    )
+    assert {p.name for p in figures.glob("*.png")} == {"learning_curve.png", "reliability.png"}
