@@ -156,6 +156,15 @@ def test_same_data_and_seed_give_the_same_test_rmse(trained, tmp_path: Path) -> 
     for task, metric in (("ad_score", "rmse"), ("account_health", "roc_auc")):
         values = rows[(rows.task == task) & (rows.metric == metric) & (rows.segment == "overall")].value
         assert len(values) == 2 and values.iloc[0] == values.iloc[1]
+    # And identical predictions from the two registered models.
+    sample = query(again, "select * from marts.ad_score_training limit 200")
+    versions = query(
+        again,
+        "select artifact_path, artifact_sha256 from ml.model_versions "
+        "where model_name = 'ad_score' order by version",
+    )
+    first_model, second_model = (load_artifact(p, d) for p, d in versions.values)
+    np.testing.assert_array_equal(first_model.predict(sample), second_model.predict(sample))
     # The second version of each model becomes challenger; the champion stays.
     aliases = query(
         again, "select alias, version from ml.model_aliases where model_name = 'ad_score' order by alias"
