@@ -151,3 +151,12 @@
         {%- for column in order_by %}o{{ loop.index }} := {{ column }}{{ ", " if not loop.last }}{% endfor -%}
     ))
 {%- endmacro %}
+
+{% macro or_zero_when_empty(text, parsed) -%}
+    {#-
+        The documented default for optional counts and values: 0 when the cell is empty (the
+        platforms omit what did not happen); NULL when text is present but unparseable, so
+        that parse_errors reports it.
+    -#}
+    coalesce({{ parsed }}, case when nullif(trim({{ text }}), '') is null then 0 end)
+{%- endmacro %}

@@ -41,21 +41,21 @@ parsed as (
     select
         *,
         -- Empty counts mean nothing was recorded: default 0 (documented in the model yml).
-        coalesce({{ adscore.parse_number('offline_conversions_text', 'double') }}, case
-            when nullif(trim(offline_conversions_text), '') is null then 0
-        end) as offline_conversions,
-        coalesce({{ adscore.parse_number('offline_conversion_value_text') }}, case
-            when nullif(trim(offline_conversion_value_text), '') is null then 0
-        end) as offline_conversion_value,
-        coalesce({{ adscore.parse_integer('likes_text') }}, case
-            when nullif(trim(likes_text), '') is null then 0
-        end) as likes,
-        coalesce({{ adscore.parse_integer('comments_text') }}, case
-            when nullif(trim(comments_text), '') is null then 0
-        end) as comments,
-        coalesce({{ adscore.parse_integer('shares_text') }}, case
-            when nullif(trim(shares_text), '') is null then 0
-        end) as shares,
+        {{ adscore.or_zero_when_empty(
+            'offline_conversions_text', adscore.parse_number('offline_conversions_text', 'double')
+        ) }} as offline_conversions,
+        {{ adscore.or_zero_when_empty(
+            'offline_conversion_value_text', adscore.parse_number('offline_conversion_value_text')
+        ) }} as offline_conversion_value,
+        {{ adscore.or_zero_when_empty(
+            'likes_text', adscore.parse_integer('likes_text')
+        ) }} as likes,
+        {{ adscore.or_zero_when_empty(
+            'comments_text', adscore.parse_integer('comments_text')
+        ) }} as comments,
+        {{ adscore.or_zero_when_empty(
+            'shares_text', adscore.parse_integer('shares_text')
+        ) }} as shares,
         {{ adscore.parse_date('performance_date_text') }} as performance_date,
         {{ adscore.parse_timestamp('received_at_text') }} as received_at
 

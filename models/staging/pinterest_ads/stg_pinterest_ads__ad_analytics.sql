@@ -45,13 +45,12 @@ parsed as (
         {{ adscore.parse_integer('impressions_text') }} as impressions,
         {{ adscore.parse_integer('clicks_text') }} as clicks,
         {{ adscore.micros_to_currency(adscore.parse_integer('spend_micros_text')) }} as spend,
-        coalesce({{ adscore.parse_number('conversions_text', 'double') }}, case
-            when nullif(trim(conversions_text), '') is null then 0
-        end) as conversions,
-        coalesce(
-            {{ adscore.micros_to_currency(adscore.parse_integer('conversion_value_micros_text')) }},
-            case when nullif(trim(conversion_value_micros_text), '') is null then 0 end
-        ) as conversion_value,
+        {{ adscore.or_zero_when_empty(
+            'conversions_text', adscore.parse_number('conversions_text', 'double')
+        ) }} as conversions,
+        {{ adscore.or_zero_when_empty(
+            'conversion_value_micros_text', adscore.micros_to_currency(adscore.parse_integer('conversion_value_micros_text'))
+        ) }} as conversion_value,
         {{ adscore.parse_date('performance_date_text') }} as performance_date,
         {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
 

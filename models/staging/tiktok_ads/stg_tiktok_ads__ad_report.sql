@@ -76,12 +76,12 @@ parsed as (
         {{ adscore.parse_integer('impressions_text') }} as impressions,
         {{ adscore.parse_integer('clicks_text') }} as clicks,
         {{ adscore.parse_number('spend_text') }} as spend,
-        coalesce({{ adscore.parse_number('conversions_text', 'double') }}, case
-            when nullif(trim(conversions_text), '') is null then 0
-        end) as conversions,
-        coalesce({{ adscore.parse_number('conversion_value_text') }}, case
-            when nullif(trim(conversion_value_text), '') is null then 0
-        end) as conversion_value,
+        {{ adscore.or_zero_when_empty(
+            'conversions_text', adscore.parse_number('conversions_text', 'double')
+        ) }} as conversions,
+        {{ adscore.or_zero_when_empty(
+            'conversion_value_text', adscore.parse_number('conversion_value_text')
+        ) }} as conversion_value,
         {{ adscore.parse_date('performance_date_text') }} as performance_date,
         {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
 
