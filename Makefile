@@ -18,7 +18,7 @@ DEMO_ADS ?= 20000
 DEMO_DAYS ?= 120
 DEMO_SEED ?= 7
 
-.PHONY: help setup run data dbt-build train test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse
+.PHONY: help setup run data dbt-build train score monitoring test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse bench-scoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,7 +43,13 @@ dbt-build: $(STAMP) ## dbt build: seeds, staging, intermediate, marts and their 
 train: $(STAMP) ## python -m ml.train (all tasks)
 	$(BIN)/python -m ml.train
 
-run: data dbt-build train ## Set up, generate demo data if needed, dbt build, train
+score: $(STAMP) ## python -m ml.score (all tasks, champion, rows not yet scored)
+	$(BIN)/python -m ml.score --explain
+
+monitoring: $(STAMP) ## Rebuild the monitoring marts over ml.* (leaderboard, champions, current scores)
+	$(BIN)/dbt build --select marts.monitoring
+
+run: data dbt-build train score monitoring ## Set up, demo data if needed, dbt build, train, score, monitoring marts
 
 test: $(STAMP) ## The whole suite: unit tests, then dbt build + ml.train on a small generated warehouse
 	$(BIN)/python -m pytest
@@ -79,6 +85,9 @@ dbt-docs: $(STAMP) ## dbt docs on http://127.0.0.1:8080
 
 clean: ## Remove generated data, warehouse, artifacts and MLflow store (keeps .venv)
 	rm -rf data warehouse artifacts mlflow target logs
+
+bench-scoring: $(STAMP) ## python -m ml.score on 1M ads end to end (median of 3; see docs/benchmarks.md)
+	$(BIN)/python bench/scoring.py --rows 1000000 --repeats 3
 
 bench-warehouse: $(STAMP) ## dbt build vs the pandas reference at 1M, 10M and 100M ad-days (slow; see docs/benchmarks.md)
 	$(BIN)/python bench/warehouse.py --sizes 1 10 100

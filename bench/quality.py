@@ -249,8 +249,9 @@ def main() -> None:
 
         # FLAML gets the wall time our whole training run of the task took (selection,
         # tuning, refit, calibration, learning curve).
-        runs = read_query(db, "select task, epoch(max(finished_at) - max(started_at)) as seconds "
-                              "from ml.runs group by task")
+        runs = read_query(
+            db, "select task, epoch(max(finished_at) - max(started_at)) as seconds from ml.runs group by task"
+        )
         budgets = dict(zip(runs.task, runs.seconds.astype(float), strict=True))
         report["flaml"] = flaml_report(db, budgets, args.seed)
         save()

@@ -41,6 +41,21 @@ def artifacts_root(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path or os.environ.get("ADSCORE_ARTIFACTS_DIR") or "artifacts").resolve()
 
 
+def stored_path(manifest_path: Path, root: Path) -> str:
+    """How the registry records an artifact: relative to the artifacts root when inside it
+    (so a warehouse and its artifacts folder can move together), else absolute."""
+    try:
+        return manifest_path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(manifest_path.resolve())
+
+
+def resolve_artifact(stored: str, root: Path | None = None) -> Path:
+    """The manifest path of a registry row: relative paths are under the artifacts root."""
+    path = Path(stored)
+    return path if path.is_absolute() else artifacts_root(root) / path
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -113,17 +128,38 @@ class LoadedModel:
         self.pipeline = pipeline
         self.model = model
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Scores for warehouse rows: the clipped regression prediction or P(positive)."""
+    def features(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's feature matrix for warehouse rows (the fitted feature pipeline)."""
+        return np.asarray(self.pipeline.transform(frame), dtype=float)
+
+    def predict_features(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated scores: the clipped regression prediction or the model's P(positive)."""
         from ml.cv import predict
 
         low_high = self.manifest.get("prediction_range")
-        return predict(
-            self.model,
-            self.pipeline.transform(frame),
-            self.manifest["problem_type"],
-            tuple(low_high) if low_high else None,
-        )
+        return predict(self.model, X, self.manifest["problem_type"], tuple(low_high) if low_high else None)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated scores for warehouse rows."""
+        return self.predict_features(self.features(frame))
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Classifiers: the calibrated probability (the calibrator chosen at training)."""
+        from ml.calibration import Calibrator
+
+        spec = self.manifest.get("calibrator")
+        return Calibrator.from_dict(spec).apply(raw) if spec else raw
+
+    def interval(self, pred: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
+        """Regression: the split-conformal interval at ``level`` (e.g. '0.90'), clipped."""
+        widths = self.manifest.get("interval_half_widths") or {}
+        if level not in widths:
+            raise ArtifactError(f"artifact has no {level} interval (has: {', '.join(widths) or 'none'})")
+        low, high = pred - widths[level], pred + widths[level]
+        low_high = self.manifest.get("prediction_range")
+        if low_high:
+            low, high = np.clip(low, *low_high), np.clip(high, *low_high)
+        return low, high
 
 
 def load_artifact(manifest_path: str | Path, expected_sha256: str) -> LoadedModel:

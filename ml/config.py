@@ -40,6 +40,7 @@ class DataSpec:
     critical_columns: tuple[str, ...]
     segment_columns: tuple[str, ...]
     quality_report: str | None = None
+    date_column: str | None = None  # reported as the snapshot's date range (model card)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,37 @@ class FairnessConfig:
 
 
 @dataclass(frozen=True)
+class PromotionConfig:
+    """When a new version replaces the champion (see ml.registry).
+
+    The challenger must beat the champion on the same frozen holdout by ``margin`` (in the
+    training metric's units, oriented so that positive means better); with
+    ``require_significance`` the lower end of the ``confidence`` paired-bootstrap interval of
+    that improvement must also be above zero.  It must pass every fairness limit when
+    ``require_fairness``, have a holdout ECE of at most ``max_ece`` (classification) and an
+    interval coverage no more than ``max_coverage_shortfall`` under nominal (regression).
+    """
+
+    margin: float = 0.0
+    confidence: float = 0.9
+    n_bootstrap: int = 1000
+    require_significance: bool = True
+    require_fairness: bool = True
+    max_ece: float = 0.05
+    max_coverage_shortfall: float = 0.05
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """What ``python -m ml.score`` scores and where it writes (an ml table)."""
+
+    table: str
+    output: str
+    drift_threshold: float = 0.2
+    explain_top_k: int = 5
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """Everything one task's training run needs to know."""
 
@@ -75,6 +107,8 @@ class TaskConfig:
     features: tuple[FeatureSpec, ...]
     training: TrainingSpec
     fairness: FairnessConfig
+    promotion: PromotionConfig = PromotionConfig()
+    scoring: ScoringConfig | None = None
 
     def input_columns(self) -> list[str]:
         """Warehouse columns the feature pipeline reads, in configuration order, unique."""
@@ -152,6 +186,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         critical_columns=r.str_list(d, "critical_columns", "data", []),
         segment_columns=r.str_list(d, "segment_columns", "data", []),
         quality_report=r.get(d, "quality_report", "data", (str, type(None)), None),
+        date_column=r.get(d, "date_column", "data", (str, type(None)), None),
     )
 
     f = r.get(doc, "features", "", dict)
@@ -221,7 +256,37 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         max_error_gap=float(r.get(fz, "max_error_gap", "fairness", number, 5.0)),
         min_group_size=r.get(fz, "min_group_size", "fairness", int, 30),
     )
-    return TaskConfig(source, task, problem_type, data, tuple(features), training, fairness)
+    pr = r.mapping(r.get(doc, "promotion", "", dict, {}), "promotion")
+    defaults = PromotionConfig()
+    promotion = PromotionConfig(
+        margin=float(r.get(pr, "margin", "promotion", number, defaults.margin)),
+        confidence=float(r.get(pr, "confidence", "promotion", number, defaults.confidence)),
+        n_bootstrap=r.get(pr, "n_bootstrap", "promotion", int, defaults.n_bootstrap),
+        require_significance=r.get(
+            pr, "require_significance", "promotion", bool, defaults.require_significance
+        ),
+        require_fairness=r.get(pr, "require_fairness", "promotion", bool, defaults.require_fairness),
+        max_ece=float(r.get(pr, "max_ece", "promotion", number, defaults.max_ece)),
+        max_coverage_shortfall=float(
+            r.get(pr, "max_coverage_shortfall", "promotion", number, defaults.max_coverage_shortfall)
+        ),
+    )
+    if not 0 < promotion.confidence < 1:
+        raise r.fail("promotion.confidence", f"expected a number in (0, 1), got {promotion.confidence}")
+    if promotion.n_bootstrap < 100:
+        raise r.fail("promotion.n_bootstrap", f"expected an integer >= 100, got {promotion.n_bootstrap}")
+    scoring = None
+    if "scoring" in doc:
+        sc = r.mapping(r.get(doc, "scoring", "", dict), "scoring")
+        scoring = ScoringConfig(
+            table=r.get(sc, "table", "scoring", str),
+            output=r.get(sc, "output", "scoring", str),
+            drift_threshold=float(r.get(sc, "drift_threshold", "scoring", number, 0.2)),
+            explain_top_k=r.get(sc, "explain_top_k", "scoring", int, 5),
+        )
+    return TaskConfig(
+        source, task, problem_type, data, tuple(features), training, fairness, promotion, scoring
+    )
 
 
 def load_config(path: str | Path) -> TaskConfig:
@@ -240,3 +305,19 @@ def load_config(path: str | Path) -> TaskConfig:
 
 def default_config_path(task: str) -> Path:
     return CONF_DIR / f"{task}.yml"
+
+
+def available_tasks() -> list[str]:
+    """Tasks with a configuration in ml/conf/."""
+    return sorted(p.stem for p in CONF_DIR.glob("*.yml"))
+
+
+def task_configs(task: str) -> list[TaskConfig]:
+    """The configurations of ``task`` ('all' for every task); unknown names are refused."""
+    tasks = available_tasks() if task == "all" else [task]
+    for name in tasks:
+        if name not in available_tasks():
+            raise ConfigError(
+                f"--task: unknown task {name!r} (available: {', '.join(available_tasks())}, all)"
+            )
+    return [load_config(default_config_path(name)) for name in tasks]

@@ -42,6 +42,10 @@ class Candidate:
     )
     rounds_param: str | None = None
     max_rounds: int = 0
+    # Boosters: total gain per feature, and per-row contributions (native SHAP values, one
+    # column per feature then the bias; raw margin for classifiers).  None where unavailable.
+    gain: Callable[[Any, int], np.ndarray] | None = None
+    contributions: Callable[[Any, np.ndarray], np.ndarray] | None = None
     tags: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,6 +113,20 @@ def _load_xgboost(path: Path, problem_type: str) -> Any:
     model = _make_xgboost(problem_type, {}, 0, 1)
     model.load_model(str(path))
     return model
+
+
+def _gain_xgboost(model: Any, n_features: int) -> np.ndarray:
+    scores = model.get_booster().get_score(importance_type="total_gain")
+    out = np.zeros(n_features)
+    for key, value in scores.items():
+        out[int(key[1:])] = value  # features are named f0, f1, ... for arrays
+    return out
+
+
+def _contributions_xgboost(model: Any, X: np.ndarray) -> np.ndarray:
+    import xgboost as xgb
+
+    return np.asarray(model.get_booster().predict(xgb.DMatrix(X), pred_contribs=True))
 
 
 # --- LightGBM -------------------------------------------------------------------------
@@ -202,6 +220,18 @@ def _load_lightgbm(path: Path, problem_type: str) -> Any:
     return LightGBMBooster(path, problem_type)
 
 
+def _lightgbm_booster(model: Any) -> Any:
+    return model.booster if isinstance(model, LightGBMBooster) else model.booster_
+
+
+def _gain_lightgbm(model: Any, n_features: int) -> np.ndarray:
+    return np.asarray(_lightgbm_booster(model).feature_importance(importance_type="gain"), dtype=float)
+
+
+def _contributions_lightgbm(model: Any, X: np.ndarray) -> np.ndarray:
+    return np.asarray(_lightgbm_booster(model).predict(X, pred_contrib=True))
+
+
 # --- CatBoost -------------------------------------------------------------------------
 
 
@@ -272,6 +302,16 @@ def _load_catboost(path: Path, problem_type: str) -> Any:
     model = _make_catboost(problem_type, {}, 0, 1)
     model.load_model(str(path), format="cbm")
     return model
+
+
+def _gain_catboost(model: Any, n_features: int) -> np.ndarray:
+    return np.asarray(model.get_feature_importance(type="PredictionValuesChange"), dtype=float)
+
+
+def _contributions_catboost(model: Any, X: np.ndarray) -> np.ndarray:
+    import catboost as cb
+
+    return np.asarray(model.get_feature_importance(cb.Pool(X), type="ShapValues"))
 
 
 # --- Feed-forward network (scikit-learn MLP on standardised inputs) --------------------
@@ -351,6 +391,8 @@ CANDIDATES: dict[str, Candidate] = {
         fit_rounds=_fit_xgboost,
         rounds_param="n_estimators",
         max_rounds=800,
+        gain=_gain_xgboost,
+        contributions=_contributions_xgboost,
     ),
     "lightgbm": Candidate(
         name="lightgbm",
@@ -373,6 +415,8 @@ CANDIDATES: dict[str, Candidate] = {
         fit_rounds=_fit_lightgbm,
         rounds_param="n_estimators",
         max_rounds=800,
+        gain=_gain_lightgbm,
+        contributions=_contributions_lightgbm,
     ),
     "catboost": Candidate(
         name="catboost",
@@ -386,6 +430,8 @@ CANDIDATES: dict[str, Candidate] = {
         fit_rounds=_fit_catboost,
         rounds_param="iterations",
         max_rounds=800,
+        gain=_gain_catboost,
+        contributions=_contributions_catboost,
     ),
     "mlp": Candidate(
         name="mlp",

@@ -44,3 +44,10 @@ def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Pat
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
     if artifact_dir is not None:
         mlflow.log_artifacts(str(artifact_dir), artifact_path="model")
+
+
+def log_file(mlflow_run_id: str, path: Path, artifact_path: str) -> None:
+    """Add one file to a finished run's artifacts (the model card, written after the run)."""
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri=tracking_uri()).log_artifact(mlflow_run_id, str(path), artifact_path)

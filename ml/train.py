@@ -34,16 +34,19 @@ import numpy as np
 import pandas as pd
 
 from ml import tracking
-from ml.artifacts import artifacts_root, save_artifact
+from ml.artifacts import artifacts_root, save_artifact, stored_path
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
-from ml.config import CONF_DIR, TaskConfig, default_config_path, load_config
+from ml.config import TaskConfig, available_tasks, load_config, task_configs
 from ml.cv import FoldScores, cross_validate, predict
 from ml.errors import AdscoreError, ConfigError
 from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
+from ml.explain import feature_bins, permutation_importance, safe_gain
 from ml.fairness import FairnessSpec, fairness_rows
 from ml.features.pipeline import build_feature_pipeline
 from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
+from ml.model_card import write_card
 from ml.models import get_candidate
+from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
 from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
 from ml.validation import validate_training_data
 from ml.warehouse import db_path, read_training_snapshot, write_run_results
@@ -90,6 +93,9 @@ class RunSummary:
     cv_score: float
     test_metrics: pd.DataFrame
     artifact_path: Path
+    decision: str
+    reason: str
+    model_card: Path
 
 
 def library_versions() -> dict[str, str]:
@@ -128,6 +134,14 @@ def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _snapshot_summary(table: str, frame: pd.DataFrame, date_column: str | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {"table": table, "rows": len(frame), "date_column": date_column}
+    if date_column and date_column in frame.columns and len(frame):
+        summary["date_min"] = str(pd.Timestamp(frame[date_column].min()).date())
+        summary["date_max"] = str(pd.Timestamp(frame[date_column].max()).date())
+    return summary
 
 
 def _target(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -360,9 +374,27 @@ def train_task(
         time.perf_counter() - step,
     )
 
+    # Explanations: the booster's gain and the holdout loss increase when a column is shuffled.
+    importance = pd.concat(
+        [
+            safe_gain(winner, model, feature_names),
+            permutation_importance(
+                lambda X: predict(model, X, problem, clip), X_test, y_test, t.metric, feature_names, seed
+            ),
+        ],
+        ignore_index=True,
+    ).assign(run_id=run_id)
+
+    # The promotion gate: this version against the current champion on the same holdout.
+    model_name = config.task
+    checks = quality_checks(problem, fairness, calibration, config.promotion)
+    decision = compare_with_champion(
+        config, current_champion(warehouse, model_name), test, y_test, pred_test, checks, seed, artifacts
+    )
+    log.info("%s: promotion gate: %s", config.task, decision.reason)
+
     versions = library_versions()
     sha = git_sha()
-    model_name = config.task
     manifest_meta = {
         "model_name": model_name,
         "problem_type": problem,
@@ -378,6 +410,8 @@ def train_task(
         "decision_threshold": threshold,
         "calibrator": calibrator.as_dict() if calibrator else None,
         "interval_half_widths": half_widths,
+        "feature_bins": feature_bins(X_train, feature_names),
+        "snapshot": _snapshot_summary(spec.table, frame, spec.date_column),
         "library_versions": versions,
         "git_sha": sha,
         "created_at": _now().isoformat(),
@@ -438,7 +472,7 @@ def train_task(
         "mlflow_run_id": mlflow_run_id,
         "config_path": config.source,
     }
-    version = write_run_results(
+    version, promotion = write_run_results(
         warehouse,
         run_row,
         {
@@ -448,24 +482,33 @@ def train_task(
             "learning_curves": curve,
             "calibration": calibration.assign(run_id=run_id),
             "fairness": fairness,
+            "feature_importance": importance,
         },
         model_name,
         {
             "run_id": run_id,
             "estimator": winner.name,
-            "artifact_path": str(artifact.manifest_path),
+            "artifact_path": stored_path(artifact.manifest_path, artifacts),
             "artifact_sha256": artifact.sha256,
             "created_at": finished_at,
         },
+        decision.row(snapshot_hash, "ml.train", finished_at),
+        decision.promote,
     )
     log.info(
-        "%s: registered %s version %d (%s), artifact %s",
+        "%s: registered %s version %d (%s), %s: %s; artifact %s",
         config.task,
         model_name,
         version,
         winner.name,
+        promotion["decision"],
+        promotion["reason"],
         artifact.manifest_path,
     )
+    card = write_card(warehouse, model_name, version, artifacts)
+    if track and mlflow_run_id:
+        tracking.log_file(mlflow_run_id, card, "model")
+        sync_mlflow(warehouse, model_name)
     return RunSummary(
         run_id,
         config.task,
@@ -476,6 +519,9 @@ def train_task(
         tuned.best_scores.mean,
         metrics[metrics.split == "test"],
         artifact.manifest_path,
+        str(promotion["decision"]),
+        str(promotion["reason"]),
+        card,
     )
 
 
@@ -489,10 +535,6 @@ def preflight(config: TaskConfig, warehouse: Path) -> None:
         warehouse, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
     )
     validate_training_data(snapshot, config)
-
-
-def available_tasks() -> list[str]:
-    return sorted(p.stem for p in CONF_DIR.glob("*.yml"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -518,16 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
 
     try:
-        if args.config is not None:
-            configs = [load_config(args.config)]
-        else:
-            tasks = available_tasks() if args.task == "all" else [args.task]
-            for task in tasks:
-                if task not in available_tasks():
-                    raise ConfigError(
-                        f"--task: unknown task {task!r} (available: {', '.join(available_tasks())}, all)"
-                    )
-            configs = [load_config(default_config_path(task)) for task in tasks]
+        configs = [load_config(args.config)] if args.config is not None else task_configs(args.task)
         candidates = tuple(c.strip() for c in args.candidates.split(",")) if args.candidates else None
         overrides = Overrides(
             args.seed,
@@ -557,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"ml.train: {summary.task}: {summary.model_name} v{summary.version} ({summary.estimator}), "
-                f"CV {summary.metric} {summary.cv_score:.3f}, test {shown}; artifact {summary.artifact_path}"
+                f"CV {summary.metric} {summary.cv_score:.3f}, test {shown}; {summary.decision}; "
+                f"model card {summary.model_card}"
             )
     except AdscoreError as exc:
         print(f"ml.train: error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ parameters or registered DataFrames; identifiers are validated against a strict 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -105,6 +106,103 @@ ML_TABLES: dict[str, str] = {
         n_rows bigint,
         "limit" double,
         passes boolean
+    """,
+    "feature_importance": """
+        run_id varchar not null,
+        feature varchar not null,
+        importance_type varchar not null,
+        value double,
+        value_std double
+    """,
+    "promotions": """
+        promotion_id varchar primary key,
+        model_name varchar not null,
+        version integer not null,
+        decision varchar not null,
+        champion_before integer,
+        champion_after integer,
+        reason varchar not null,
+        metric varchar,
+        champion_value double,
+        challenger_value double,
+        improvement double,
+        ci_low double,
+        ci_high double,
+        confidence double,
+        n_holdout bigint,
+        data_hash varchar,
+        checks varchar,
+        decided_by varchar not null,
+        decided_at timestamp not null
+    """,
+    "scoring_runs": """
+        scoring_id varchar primary key,
+        task varchar not null,
+        model_name varchar not null,
+        model_version integer not null,
+        source_table varchar not null,
+        started_at timestamp not null,
+        finished_at timestamp not null,
+        n_rows_read bigint not null,
+        n_rows_scored bigint not null,
+        n_features_drifted integer,
+        mode varchar not null
+    """,
+    "ad_scores": """
+        ad_id varchar not null,
+        model_name varchar not null,
+        model_version integer not null,
+        score double not null,
+        score_lower double,
+        score_upper double,
+        interval_level double,
+        scoring_id varchar not null,
+        scored_at timestamp not null,
+        primary key (ad_id, model_name, model_version)
+    """,
+    "account_health_scores": """
+        account_id varchar not null,
+        week_start date not null,
+        model_name varchar not null,
+        model_version integer not null,
+        probability double not null,
+        is_at_risk boolean not null,
+        threshold double not null,
+        scoring_id varchar not null,
+        scored_at timestamp not null,
+        primary key (account_id, week_start, model_name, model_version)
+    """,
+    "ad_score_explanations": """
+        ad_id varchar not null,
+        model_name varchar not null,
+        model_version integer not null,
+        rank integer not null,
+        feature varchar not null,
+        contribution double not null,
+        scoring_id varchar not null,
+        primary key (ad_id, model_name, model_version, rank)
+    """,
+    "account_health_explanations": """
+        account_id varchar not null,
+        week_start date not null,
+        model_name varchar not null,
+        model_version integer not null,
+        rank integer not null,
+        feature varchar not null,
+        contribution double not null,
+        scoring_id varchar not null,
+        primary key (account_id, week_start, model_name, model_version, rank)
+    """,
+    "drift": """
+        scoring_id varchar not null,
+        model_name varchar not null,
+        model_version integer not null,
+        feature varchar not null,
+        psi double not null,
+        threshold double not null,
+        is_drifted boolean not null,
+        n_rows bigint not null,
+        measured_at timestamp not null
     """,
     "hpo_trials": """
         run_id varchar not null,
@@ -214,66 +312,211 @@ def _quality_failures(con: duckdb.DuckDBPyConnection, report: str) -> list[str]:
     ]
 
 
-def write_run_results(
-    path: Path, run: dict, tables: dict[str, pd.DataFrame], model_name: str, model_row: dict
-) -> int:
-    """Write a finished run in one transaction; returns the model version assigned.
-
-    ``run`` is the ml.runs row, ``tables`` maps ml table name -> rows to append,
-    ``model_row`` the ml.model_versions row without its version.  The version is the
-    next integer for ``model_name``, taken inside the transaction; the first version of a
-    model becomes its ``champion``, later ones its ``challenger``.
-    """
+@contextmanager
+def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A write transaction on the warehouse with the ml schema in place: everything in the
+    block is committed together, or rolled back on any error (a killed process leaves
+    nothing either: DuckDB discards an uncommitted transaction on recovery)."""
     with connect(path, read_only=False) as con:
         con.execute("begin transaction")
         try:
-            con.execute("create schema if not exists ml")
-            for name, ddl in ML_TABLES.items():
-                con.execute(f"create table if not exists ml.{name} ({ddl})")
-            _insert_frame(con, "runs", pd.DataFrame([run]))
-            for name, frame in tables.items():
-                if name not in ML_TABLES:
-                    raise WarehouseError(f"unknown ml table {name!r}")
-                if len(frame):
-                    _insert_frame(con, name, frame)
-            version = int(
-                con.execute(
-                    "select coalesce(max(version), 0) + 1 from ml.model_versions where model_name = ?",
-                    [model_name],
-                ).fetchall()[0][0]
-            )
-            _insert_frame(
-                con,
-                "model_versions",
-                pd.DataFrame([{**model_row, "model_name": model_name, "version": version}]),
-            )
-            n_champions = con.execute(
-                "select count(*) from ml.model_aliases where model_name = ? and alias = 'champion'",
-                [model_name],
-            ).fetchall()[0][0]
-            alias = "challenger" if n_champions else "champion"
-            con.execute(
-                "insert or replace into ml.model_aliases (model_name, alias, version, updated_at) "
-                "values (?, ?, ?, ?)",
-                [model_name, alias, version, model_row["created_at"]],
-            )
+            ensure_ml_schema(con)
+            yield con
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
             raise
-    return version
 
 
-def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    """Append a DataFrame to ml.<table>, matching columns by name."""
+def ensure_ml_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ml schema and every ml table that does not exist yet."""
+    con.execute("create schema if not exists ml")
+    for name, ddl in ML_TABLES.items():
+        con.execute(f"create table if not exists ml.{name} ({ddl})")
+
+
+def _alias_version(con: duckdb.DuckDBPyConnection, model_name: str, alias: str) -> int | None:
+    rows = con.execute(
+        "select version from ml.model_aliases where model_name = ? and alias = ?", [model_name, alias]
+    ).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def _set_alias(con: duckdb.DuckDBPyConnection, model_name: str, alias: str, version: int, at: object) -> None:
+    con.execute(
+        "insert or replace into ml.model_aliases (model_name, alias, version, updated_at) "
+        "values (?, ?, ?, ?)",
+        [model_name, alias, version, at],
+    )
+
+
+def write_run_results(
+    path: Path,
+    run: dict,
+    tables: dict[str, pd.DataFrame],
+    model_name: str,
+    model_row: dict,
+    promotion: dict,
+    promote: bool,
+) -> tuple[int, dict]:
+    """Write a finished run in one transaction; returns the version assigned and the
+    ml.promotions row recorded.
+
+    ``run`` is the ml.runs row, ``tables`` maps ml table name -> rows to append,
+    ``model_row`` the ml.model_versions row without its version, ``promotion`` the gate's
+    evidence (an ml.promotions row without version, decision and aliases) and ``promote``
+    its verdict.  The version is the next integer for ``model_name``, taken inside the
+    transaction.  The first version becomes ``champion``; a later one becomes ``champion`` if
+    the gate passed against the version that is still champion, else ``challenger``.
+    """
+    with transaction(path) as con:
+        _insert_frame(con, "runs", pd.DataFrame([run]))
+        for name, frame in tables.items():
+            if name not in ML_TABLES:
+                raise WarehouseError(f"unknown ml table {name!r}")
+            if len(frame):
+                _insert_frame(con, name, frame)
+        version = int(
+            con.execute(
+                "select coalesce(max(version), 0) + 1 from ml.model_versions where model_name = ?",
+                [model_name],
+            ).fetchall()[0][0]
+        )
+        at = model_row["created_at"]
+        _insert_frame(
+            con,
+            "model_versions",
+            pd.DataFrame([{**model_row, "model_name": model_name, "version": version}]),
+        )
+        champion = _alias_version(con, model_name, "champion")
+        row = {**promotion, "model_name": model_name, "version": version, "champion_before": champion}
+        if champion is None:
+            row.update(decision="first_version", champion_after=version)
+            row["reason"] = "first version of the model: " + row["reason"]
+        elif promote and champion == promotion.get("compared_version"):
+            row.update(decision="promoted", champion_after=version)
+        elif promote:
+            row.update(decision="kept_challenger", champion_after=champion)
+            row["reason"] = (
+                f"champion changed from v{promotion.get('compared_version')} to v{champion} while "
+                "this version trained; re-evaluate with `python -m ml.registry promote`"
+            )
+        else:
+            row.update(decision="kept_challenger", champion_after=champion)
+        if row["champion_after"] == version:
+            _set_alias(con, model_name, "champion", version, at)
+            con.execute(
+                "delete from ml.model_aliases where model_name = ? and alias = 'challenger'", [model_name]
+            )
+        else:
+            _set_alias(con, model_name, "challenger", version, at)
+        row.pop("compared_version", None)
+        _insert_frame(con, "promotions", pd.DataFrame([row]))
+    return version, row
+
+
+def move_champion(
+    path: Path, model_name: str, version: int, expected_champion: int | None, row: dict
+) -> None:
+    """Make ``version`` the champion and record ``row`` in ml.promotions, in one transaction,
+    only if the champion is still ``expected_champion`` (no lost update)."""
+    with transaction(path) as con:
+        exists = con.execute(
+            "select count(*) from ml.model_versions where model_name = ? and version = ?",
+            [model_name, version],
+        ).fetchall()[0][0]
+        if not exists:
+            raise WarehouseError(f"model {model_name} has no version {version}")
+        champion = _alias_version(con, model_name, "champion")
+        if champion != expected_champion:
+            raise WarehouseError(
+                f"champion of {model_name} changed to v{champion} meanwhile (expected "
+                f"v{expected_champion}); nothing changed, run the command again"
+            )
+        _set_alias(con, model_name, "champion", version, row["decided_at"])
+        con.execute(
+            "delete from ml.model_aliases where model_name = ? and alias = 'challenger' and version = ?",
+            [model_name, version],
+        )
+        _insert_frame(con, "promotions", pd.DataFrame([row]))
+
+
+def record_promotion(path: Path, row: dict) -> None:
+    """Record a decision that moved no alias (the gate refused)."""
+    with transaction(path) as con:
+        _insert_frame(con, "promotions", pd.DataFrame([row]))
+
+
+def write_scores(path: Path, scoring_run: dict, tables: dict[str, pd.DataFrame], replace: bool) -> int:
+    """Write one scoring run in one transaction; rows already present (same keys) are kept
+    unless ``replace``.  Returns the number of score rows inserted or replaced."""
+    with transaction(path) as con:
+        written = 0
+        for name, frame in tables.items():
+            if name not in ML_TABLES:
+                raise WarehouseError(f"unknown ml table {name!r}")
+            if not len(frame):
+                continue
+            before = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
+            keyed = "primary key" in ML_TABLES[name]
+            _insert_frame(con, name, frame, ("or replace" if replace else "or ignore") if keyed else "")
+            after = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
+            if name == scoring_run["output"]:
+                written = len(frame) if replace else after - before
+        run = {k: v for k, v in scoring_run.items() if k != "output"}
+        _insert_frame(con, "scoring_runs", pd.DataFrame([{**run, "n_rows_scored": written}]))
+    return written
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(_table_columns(con, table))
+
+
+def _insert_frame(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, conflict: str = ""
+) -> None:
+    """Append a DataFrame to ml.<table>, matching columns by name (``conflict``: '', 'or
+    ignore' or 'or replace' for tables with a primary key)."""
+    if conflict not in ("", "or ignore", "or replace"):
+        raise WarehouseError(f"invalid conflict clause {conflict!r}")
     con.register("_rows", frame)
     try:
-        con.execute(f"insert into ml.{quote_identifier(table)} by name select * from _rows")
+        con.execute(f"insert {conflict} into ml.{quote_identifier(table)} by name select * from _rows")
     finally:
-        con.unregister("_rows")
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep the first error
+            con.unregister("_rows")
 
 
 def read_query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
     """Run a read-only query (for tests, reports and the registry CLI)."""
     with connect(path, read_only=True) as con:
         return con.execute(sql, params or []).df()
+
+
+SCHEMA_MACRO = Path(__file__).resolve().parents[1] / "macros" / "ml_schema.sql"
+
+
+def schema_macro() -> str:
+    """The dbt macro creating the ml tables (run on-run-start, so dbt's sources over ml.*
+    exist before the first training), generated from :data:`ML_TABLES`."""
+    lines = [
+        "{#- Generated from ML_TABLES in ml/warehouse.py by `python -m ml.warehouse schema`:",
+        "    do not edit (tests/python/test_units.py checks it is up to date). -#}",
+        "{% macro create_ml_tables() -%}",
+        "create schema if not exists ml;",
+    ]
+    for name, ddl in ML_TABLES.items():
+        body = "\n".join("    " + part.strip() for part in ddl.strip().splitlines())
+        lines.append(f"create table if not exists ml.{name} (\n{body}\n);")
+    lines.append("{%- endmacro %}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["schema"]:
+        sys.exit("usage: python -m ml.warehouse schema   (rewrites macros/ml_schema.sql)")
+    SCHEMA_MACRO.write_text(schema_macro())
+    print(SCHEMA_MACRO)

@@ -88,7 +88,8 @@ class SentimentTransformer(_TextTransformer):
             )
 
     def transform(self, X: Any) -> np.ndarray:
+        # Each distinct text is scored once (ad copy repeats across ad sets and platforms).
+        unique, inverse = np.unique(np.asarray(_texts(X), dtype=object), return_inverse=True)
         analyzer = _vader()
-        return np.array([analyzer.polarity_scores(t)["compound"] for t in _texts(X)], dtype=float).reshape(
-            -1, 1
-        )
+        scores = np.array([analyzer.polarity_scores(t)["compound"] for t in unique], dtype=float)
+        return scores[inverse].reshape(-1, 1)

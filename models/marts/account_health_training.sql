@@ -5,7 +5,7 @@ with
 
 features as (
 
-    select * from {{ ref('int_account_weeks_featurized') }}
+    select * from {{ ref('account_health_features') }}
 
 ),
 
@@ -18,7 +18,7 @@ labels as (
 training as (
 
     select
-        features.advertiser_id as account_id,
+        features.account_id,
         features.vertical,
         features.account_size_band,
         features.trailing_weeks,
@@ -51,7 +51,7 @@ training as (
 
     from features
     inner join labels
-        on features.advertiser_id = labels.advertiser_id and features.week_start = labels.week_start
+        on features.account_id = labels.advertiser_id and features.week_start = labels.week_start
 
 )
 

@@ -1,11 +1,12 @@
+-- The scoring features of every ad with a reliable label, and the label.
 -- Built only when the data quality gate passes (tests on data_quality_report).
 -- depends_on: {{ ref('data_quality_report') }}
 
 with
 
-ads as (
+features as (
 
-    select * from {{ ref('int_ads_joined') }}
+    select * from {{ ref('ad_score_features') }}
 
 ),
 
@@ -18,44 +19,44 @@ labels as (
 training as (
 
     select
-        ads.ad_id,
-        ads.account_id,
-        ads.campaign_id,
-        ads.ad_set_id,
-        ads.source_platform,
-        ads.platform,
-        ads.objective,
-        ads.platform_objective,
-        ads.vertical,
-        ads.account_size_band,
-        ads.ad_format,
-        ads.call_to_action,
-        ads.audience_type,
-        ads.gender,
-        ads.geo,
-        ads.interests,
-        cast(ads.age_min as varchar) || '-' || cast(ads.age_max as varchar) as audience_age_band,
-        ads.image_dominant_color,
-        ads.headline,
-        ads.body,
-        ads.ad_text,
-        ads.age_min,
-        ads.age_max,
-        ads.interest_count,
-        ads.estimated_audience_size,
-        cast(ads.ad_daily_budget as double) as ad_daily_budget,
-        cast(ads.campaign_daily_budget as double) as campaign_daily_budget,
-        ads.image_width,
-        ads.image_height,
-        ads.image_text_overlay_pct,
-        {{ dbt.datediff('ads.launch_date', 'ads.planned_end_date', 'day') }} + 1 as planned_flight_days,  -- noqa: LT05
-        extract(month from ads.launch_date) as launch_month,
+        features.ad_id,
+        features.account_id,
+        features.campaign_id,
+        features.ad_set_id,
+        features.source_platform,
+        features.platform,
+        features.objective,
+        features.platform_objective,
+        features.vertical,
+        features.account_size_band,
+        features.ad_format,
+        features.call_to_action,
+        features.audience_type,
+        features.gender,
+        features.geo,
+        features.interests,
+        features.audience_age_band,
+        features.image_dominant_color,
+        features.headline,
+        features.body,
+        features.ad_text,
+        features.age_min,
+        features.age_max,
+        features.interest_count,
+        features.estimated_audience_size,
+        features.ad_daily_budget,
+        features.campaign_daily_budget,
+        features.image_width,
+        features.image_height,
+        features.image_text_overlay_pct,
+        features.planned_flight_days,
+        features.launch_month,
         labels.ad_score,
-        ads.image_has_people,
-        ads.launch_date
+        features.image_has_people,
+        features.launch_date
 
-    from ads
-    inner join labels on ads.ad_id = labels.ad_id
+    from features
+    inner join labels on features.ad_id = labels.ad_id
     where labels.is_label_reliable
 
 )

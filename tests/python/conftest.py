@@ -35,8 +35,15 @@ class Warehouse:
             list(args), cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
 
+    def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run(str(Path(sys.executable).parent / "dbt"), *args)
+
     def dbt_build(self) -> subprocess.CompletedProcess[str]:
-        return self.run(str(Path(sys.executable).parent / "dbt"), "build")
+        return self.dbt("build")
+
+    def ml(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """python -m ml.<module> with this warehouse's environment."""
+        return self.run(sys.executable, "-m", f"ml.{module}", *args)
 
     def train(self, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.run(
@@ -52,6 +59,23 @@ class Warehouse:
         return make_warehouse(root, raw, self.truth)
 
 
+def ml_row_counts(wh: Warehouse, tables: tuple[str, ...]) -> dict[str, int]:
+    """Row count of each ml.<table> (0 when the table does not exist yet)."""
+    import duckdb
+
+    with duckdb.connect(str(wh.duckdb), read_only=True) as con:
+        present = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'ml'"
+            ).fetchall()
+        }
+        return {
+            t: con.execute(f"select count(*) from ml.{t}").fetchall()[0][0] if t in present else 0
+            for t in tables
+        }
+
+
 def make_warehouse(root: Path, raw: Path, truth: Path) -> Warehouse:
     env = {
         **os.environ,
@@ -64,6 +88,7 @@ def make_warehouse(root: Path, raw: Path, truth: Path) -> Warehouse:
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "OMP_NUM_THREADS": "1",
         "ADSCORE_OPTUNA_STORAGE": f"sqlite:///{root / 'optuna.db'}",
+        "ADSCORE_ARTIFACTS_DIR": str(root / "artifacts"),
     }
     return Warehouse(root, raw, truth, root / "adscore.duckdb", root / "artifacts", env)
 

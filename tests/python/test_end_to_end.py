@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ml.artifacts import load_artifact, sha256_file
-from tests.python.conftest import Warehouse
+from tests.python.conftest import Warehouse, ml_row_counts
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +25,8 @@ def query(wh: Warehouse, sql: str, params: list | None = None) -> pd.DataFrame:
         return con.execute(sql, params or []).df()
 
 
-def ml_counts(wh: Warehouse) -> dict[str, int]:
-    with duckdb.connect(str(wh.duckdb), read_only=True) as con:
-        present = {
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'ml'"
-            ).fetchall()
-        }
-        return {
-            t: con.execute(f"select count(*) from ml.{t}").fetchall()[0][0] if t in present else 0
-            for t in ML_TABLES
-        }
+def ml_counts(wh: Warehouse, tables: tuple[str, ...] = ML_TABLES) -> dict[str, int]:
+    return ml_row_counts(wh, tables)
 
 
 def test_marts_hold_every_labelled_ad_with_folds(built: Warehouse) -> None:
@@ -71,7 +61,8 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     row = versions.set_index("model_name").loc["ad_score"]
     assert row.version == 1 and row.estimator == "xgboost"
     for path, digest in versions[["artifact_path", "artifact_sha256"]].values:
-        assert sha256_file(Path(path)) == digest
+        assert not Path(path).is_absolute()  # relative to the artifacts root: movable
+        assert sha256_file(wh.artifacts / path) == digest
     aliases = query(wh, "select model_name, alias, version from ml.model_aliases order by model_name")
     assert aliases.values.tolist() == [["account_health", "champion", 1], ["ad_score", "champion", 1]]
 
@@ -93,7 +84,7 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     assert len(trials) == 2 and set(trials.state) <= {"COMPLETE", "PRUNED"}
 
     # The registered artifact loads (checksums verified) and predicts within the label range.
-    model = load_artifact(row.artifact_path, row.artifact_sha256)
+    model = load_artifact(wh.artifacts / row.artifact_path, row.artifact_sha256)
     sample = query(wh, "select * from marts.ad_score_training limit 50")
     pred = model.predict(sample)
     assert pred.shape == (50,) and np.isfinite(pred).all() and pred.min() >= 0 and pred.max() <= 100
@@ -123,7 +114,7 @@ def test_account_health_is_trained_as_a_classifier_on_time_folds(trained) -> Non
         [run_id],
     )
     assert len(cv) == 3 and cv.n_train_rows.is_monotonic_increasing  # expanding windows
-    model = load_artifact(run.artifact_path[0], run.artifact_sha256[0])
+    model = load_artifact(wh.artifacts / run.artifact_path[0], run.artifact_sha256[0])
     sample = query(wh, "select * from marts.account_health_training limit 20")
     p = model.predict(sample)
     assert ((p >= 0) & (p <= 1)).all()
@@ -163,7 +154,7 @@ def test_same_data_and_seed_give_the_same_test_rmse(trained, tmp_path: Path) -> 
         "select artifact_path, artifact_sha256 from ml.model_versions "
         "where model_name = 'ad_score' order by version",
     )
-    first_model, second_model = (load_artifact(p, d) for p, d in versions.values)
+    first_model, second_model = (load_artifact(again.artifacts / p, d) for p, d in versions.values)
     np.testing.assert_array_equal(first_model.predict(sample), second_model.predict(sample))
     # The second version of each model becomes challenger; the champion stays.
     aliases = query(
@@ -279,19 +270,30 @@ def test_learning_curves_calibration_and_fairness_for_both_tasks(trained) -> Non
     )
     assert 0.6 < intervals.interval_80_coverage < 0.97 and 0.75 < intervals.interval_90_coverage <= 1.0
     manifest = json.loads(
-        Path(
-            query(
+        (
+            wh.artifacts
+            / query(
                 wh, "select artifact_path from ml.model_versions where model_name = 'ad_score'"
             ).artifact_path[0]
         ).read_text()
     )
     assert set(manifest["interval_half_widths"]) == {"0.80", "0.90"}
-    figures = (
-        Path(
-            query(
-                wh, "select artifact_path from ml.model_versions where model_name = 'account_health'"
-            ).artifact_path[0]
-        ).parent
-        / "figures"
-    )
-    assert {p.name for p in figures.glob("*.png")} == {"learning_curve.png", "reliability.png"}
+    folder = (
+        wh.artifacts
+        / query(
+            wh, "select artifact_path from ml.model_versions where model_name = 'account_health'"
+        ).artifact_path[0]
+    ).parent
+    assert {p.name for p in (folder / "figures").glob("*.png")} == {"learning_curve.png", "reliability.png"}
+    # The model card is generated from the warehouse tables, beside the artifact.
+    card = (folder / "model_card.md").read_text()
+    assert card.startswith("# Model card: account_health v1")
+    for section in (
+        "## Metrics",
+        "## Calibration and intervals",
+        "## Fairness",
+        "## Top features",
+        "## Known limitations",
+    ):
+        assert section in card
+    assert "vertical=" in card and "figures/reliability.png" in card

@@ -1,0 +1,606 @@
+"""The model registry in the warehouse: versions, aliases, the promotion gate, the CLI.
+
+    python -m ml.registry list [--task T]
+    python -m ml.registry show --task T [--version N | --alias champion]
+    python -m ml.registry promote --task T [--version N] [--force --reason WHY]
+    python -m ml.registry rollback --task T --reason WHY
+    python -m ml.registry sync [--task T]        # mirror aliases into MLflow's registry
+
+``ml.model_versions`` holds one row per version (numbers assigned inside the transaction
+that inserts the row), ``ml.model_aliases`` the ``champion`` and ``challenger`` pointers and
+``ml.promotions`` every decision with its evidence.  A new version is compared with the
+champion on the same frozen holdout (the current test split): it must beat it by the
+configured margin, with a paired-bootstrap interval of the improvement, and pass the
+fairness and calibration checks.  ``--force`` skips the gate and records who and why.
+MLflow's model registry mirrors the warehouse (same versions, same aliases); the warehouse
+is the source of truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import getpass
+import json
+import logging
+import math
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml.artifacts import LoadedModel, load_artifact, resolve_artifact
+from ml.config import PromotionConfig, TaskConfig, default_config_path, load_config
+from ml.errors import AdscoreError, ArtifactError, ConfigError, WarehouseError
+from ml.evaluation import lower_is_better, score
+from ml.warehouse import (
+    connect,
+    db_path,
+    move_champion,
+    read_query,
+    read_training_snapshot,
+    record_promotion,
+    table_exists,
+)
+
+log = logging.getLogger("ml.registry")
+ALIASES = ("champion", "challenger")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The challenger's improvement over the champion on one holdout (positive = better)."""
+
+    metric: str
+    champion_value: float
+    challenger_value: float
+    improvement: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    n_holdout: int
+
+
+def bootstrap_improvement(
+    metric: str,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int,
+) -> Evidence:
+    """Paired bootstrap over holdout rows of metric(champion) - metric(challenger), signed so
+    that a positive improvement means the challenger is better."""
+    sign = 1.0 if lower_is_better(metric) else -1.0
+    champion_value, challenger_value = score(metric, y, champion), score(metric, y, challenger)
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    diffs = np.empty(n_bootstrap)
+    for b in range(n_bootstrap):
+        idx = rng.integers(0, n, n)
+        diffs[b] = sign * (score(metric, y[idx], champion[idx]) - score(metric, y[idx], challenger[idx]))
+    diffs = diffs[np.isfinite(diffs)]
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha]) if len(diffs) else (math.nan, math.nan)
+    return Evidence(
+        metric,
+        champion_value,
+        challenger_value,
+        sign * (champion_value - challenger_value),
+        float(low),
+        float(high),
+        confidence,
+        n,
+    )
+
+
+def quality_checks(
+    problem_type: str, fairness: pd.DataFrame, calibration: pd.DataFrame, rules: PromotionConfig
+) -> dict[str, Any]:
+    """The challenger's own checks: fairness limits and calibration (name -> pass, detail)."""
+    checks: dict[str, Any] = {}
+    if rules.require_fairness and len(fairness):
+        failed = fairness[fairness.passes.astype("boolean").fillna(True) == False]  # noqa: E712
+        checks["fairness"] = {
+            "passes": failed.empty,
+            "detail": "; ".join(
+                f"{r.feature} {r.metric} {r.value:.3f} > {r.limit:.3f}" for r in failed.itertuples()
+            )
+            or "every group gap within its limit",
+        }
+    if problem_type == "classification":
+        chosen = calibration[
+            (calibration.split == "test") & calibration.is_chosen & (calibration.metric == "ece")
+        ]
+        if len(chosen):
+            ece = float(chosen.value.iloc[0])
+            checks["calibration"] = {
+                "passes": ece <= rules.max_ece,
+                "detail": f"holdout ECE {ece:.4f} (max {rules.max_ece})",
+            }
+    else:
+        coverage = calibration[calibration.metric.str.endswith("_coverage")]
+        short = []
+        for r in coverage.itertuples():
+            nominal = int(r.metric.split("_")[1]) / 100
+            if r.value < nominal - rules.max_coverage_shortfall:
+                short.append(f"{r.metric} {r.value:.3f} < {nominal:.2f} - {rules.max_coverage_shortfall}")
+        if len(coverage):
+            checks["calibration"] = {
+                "passes": not short,
+                "detail": "; ".join(short) or "interval coverage within tolerance",
+            }
+    return checks
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+    compared_version: int | None
+    evidence: Evidence | None
+    checks: dict[str, Any]
+
+    def row(self, data_hash: str | None, decided_by: str, at: dt.datetime) -> dict[str, Any]:
+        """The ml.promotions fields this decision fills (version and aliases come later)."""
+        e = self.evidence
+        return {
+            "promotion_id": uuid.uuid4().hex,
+            "reason": self.reason,
+            "compared_version": self.compared_version,
+            "metric": e.metric if e else None,
+            "champion_value": e.champion_value if e else None,
+            "challenger_value": e.challenger_value if e else None,
+            "improvement": e.improvement if e else None,
+            "ci_low": e.ci_low if e else None,
+            "ci_high": e.ci_high if e else None,
+            "confidence": e.confidence if e else None,
+            "n_holdout": e.n_holdout if e else None,
+            "data_hash": data_hash,
+            "checks": json.dumps(self.checks, sort_keys=True),
+            "decided_by": decided_by,
+            "decided_at": at,
+        }
+
+
+def decide(
+    rules: PromotionConfig,
+    checks: dict[str, Any],
+    evidence: Evidence | None,
+    compared_version: int | None,
+    champion_error: str | None = None,
+) -> Decision:
+    """The gate: every check passes, and the improvement clears the margin (and, when
+    required, the bootstrap interval's lower end is above zero)."""
+    failed = [f"{name} check failed ({c['detail']})" for name, c in checks.items() if not c["passes"]]
+    if compared_version is None:
+        detail = "; ".join(failed) if failed else "all checks passed"
+        return Decision(True, detail, None, None, checks)
+    if champion_error is not None:
+        return Decision(
+            False,
+            f"champion v{compared_version} cannot be evaluated: {champion_error}",
+            compared_version,
+            None,
+            checks,
+        )
+    assert evidence is not None
+    reasons = list(failed)
+    if not evidence.improvement >= rules.margin:
+        reasons.append(
+            f"{evidence.metric} improvement {evidence.improvement:+.4f} "
+            f"over champion v{compared_version} "
+            f"({evidence.champion_value:.4f} -> {evidence.challenger_value:.4f}) "
+            f"is below the margin {rules.margin}"
+        )
+    elif rules.require_significance and not evidence.ci_low > 0:
+        reasons.append(
+            f"{evidence.metric} improvement {evidence.improvement:+.4f} is not significant: "
+            f"{evidence.confidence:.0%} bootstrap interval [{evidence.ci_low:+.4f}, {evidence.ci_high:+.4f}] "
+            "includes zero"
+        )
+    if reasons:
+        return Decision(False, "; ".join(reasons), compared_version, evidence, checks)
+    return Decision(
+        True,
+        f"{evidence.metric} {evidence.champion_value:.4f} -> {evidence.challenger_value:.4f} "
+        f"(improvement {evidence.improvement:+.4f}, {evidence.confidence:.0%} interval "
+        f"[{evidence.ci_low:+.4f}, {evidence.ci_high:+.4f}]); all checks passed",
+        compared_version,
+        evidence,
+        checks,
+    )
+
+
+# --- Reading the registry -----------------------------------------------------------------
+
+
+def _registry_ready(path: Path) -> bool:
+    with connect(path, read_only=True) as con:
+        return table_exists(con, "ml.model_versions") and table_exists(con, "ml.model_aliases")
+
+
+def resolve_version(
+    path: Path, model_name: str, version: int | None = None, alias: str | None = None
+) -> pd.Series:
+    """The ml.model_versions row of ``version``, or of ``alias`` (default champion)."""
+    if not path.exists() or not _registry_ready(path):
+        raise WarehouseError(f"no model registry in {path}: run `python -m ml.train` first")
+    if version is None:
+        alias = alias or "champion"
+        rows = read_query(
+            path,
+            "select v.* from ml.model_aliases a join ml.model_versions v using (model_name, version) "
+            "where a.model_name = ? and a.alias = ?",
+            [model_name, alias],
+        )
+        if rows.empty:
+            raise WarehouseError(f"model {model_name} has no {alias} (see `python -m ml.registry list`)")
+    else:
+        rows = read_query(
+            path,
+            "select * from ml.model_versions where model_name = ? and version = ?",
+            [model_name, version],
+        )
+        if rows.empty:
+            raise WarehouseError(f"model {model_name} has no version {version}")
+    return rows.iloc[0]
+
+
+def current_champion(path: Path, model_name: str) -> pd.Series | None:
+    if not path.exists() or not _registry_ready(path):
+        return None
+    try:
+        return resolve_version(path, model_name, alias="champion")
+    except WarehouseError:
+        return None
+
+
+def load_version(row: pd.Series, artifacts: Path | None = None) -> LoadedModel:
+    """Load a registered version after verifying its artifact against the registry row
+    (relative artifact paths resolve under ``artifacts``, default the artifacts root)."""
+    return load_artifact(resolve_artifact(row.artifact_path, artifacts), row.artifact_sha256)
+
+
+def holdout_predictions(model: LoadedModel, test: pd.DataFrame) -> np.ndarray:
+    """What the model serves for the holdout rows: calibrated for classifiers."""
+    missing = [c for c in model.manifest["input_columns"] if c not in test.columns]
+    if missing:
+        raise ArtifactError(f"it needs column(s) the holdout lacks: {', '.join(missing)}")
+    raw = model.predict(test)
+    return model.calibrated(raw) if model.manifest["problem_type"] == "classification" else raw
+
+
+def compare_with_champion(
+    config: TaskConfig,
+    champion: pd.Series | None,
+    test: pd.DataFrame,
+    y_test: np.ndarray,
+    challenger_pred: np.ndarray,
+    checks: dict[str, Any],
+    seed: int,
+    artifacts: Path | None = None,
+) -> Decision:
+    """Evaluate the champion on the same holdout and apply the gate."""
+    rules = config.promotion
+    if champion is None:
+        return decide(rules, checks, None, None)
+    version = int(champion.version)
+    try:
+        champion_pred = holdout_predictions(load_version(champion, artifacts), test)
+    except AdscoreError as exc:
+        return decide(rules, checks, None, version, champion_error=str(exc))
+    evidence = bootstrap_improvement(
+        config.training.metric,
+        y_test,
+        challenger_pred,
+        champion_pred,
+        rules.n_bootstrap,
+        rules.confidence,
+        seed,
+    )
+    return decide(rules, checks, evidence, version)
+
+
+# --- MLflow mirror ------------------------------------------------------------------------
+
+
+def sync_mlflow(path: Path, model_name: str) -> None:
+    """Mirror the warehouse's versions (those tracked in MLflow) and aliases into MLflow's
+    model registry.  Failures are logged, never fatal: the warehouse is the source of truth
+    and ``python -m ml.registry sync`` repairs the mirror."""
+    try:
+        _sync_mlflow(path, model_name)
+    except Exception as exc:  # the mirror must never break a committed run
+        log.warning(
+            "MLflow registry mirror of %s failed (%s); run `python -m ml.registry sync`", model_name, exc
+        )
+
+
+def _sync_mlflow(path: Path, model_name: str) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from ml import tracking
+
+    versions = read_query(
+        path,
+        "select v.version, r.mlflow_run_id from ml.model_versions v join ml.runs r using (run_id) "
+        "where v.model_name = ? order by v.version",
+        [model_name],
+    )
+    aliases = read_query(
+        path, "select alias, version from ml.model_aliases where model_name = ?", [model_name]
+    )
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri())
+    with contextlib.suppress(MlflowException):  # already registered
+        client.create_registered_model(model_name, description="Mirrored from the adscore warehouse (ml.*)")
+    mirrored = {
+        mv.tags.get("adscore.version"): mv.version
+        for mv in client.search_model_versions(f"name = '{model_name}'")
+    }
+    for r in versions.itertuples():
+        if str(r.version) in mirrored or not r.mlflow_run_id:
+            continue
+        mv = client.create_model_version(
+            model_name,
+            source=f"runs:/{r.mlflow_run_id}/model",
+            run_id=r.mlflow_run_id,
+            tags={"adscore.version": str(r.version)},
+        )
+        mirrored[str(r.version)] = mv.version
+    wanted = {a.alias: mirrored.get(str(a.version)) for a in aliases.itertuples()}
+    registered = client.get_registered_model(model_name)
+    for alias in set(registered.aliases) - {a for a, v in wanted.items() if v is not None}:
+        client.delete_registered_model_alias(model_name, alias)
+    for alias, mlflow_version in wanted.items():
+        if mlflow_version is not None:
+            client.set_registered_model_alias(model_name, alias, mlflow_version)
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def list_versions(path: Path, model_name: str | None) -> pd.DataFrame:
+    if not path.exists() or not _registry_ready(path):
+        raise WarehouseError(f"no model registry in {path}: run `python -m ml.train` first")
+    where, params = ("where v.model_name = ?", [model_name]) if model_name else ("", [])
+    return read_query(
+        path,
+        """
+        with aliases as (
+            select model_name, version, string_agg(alias, ',' order by alias) as aliases
+            from ml.model_aliases group by model_name, version
+        ),
+        headline as (  -- the training metric on the holdout
+            select m.run_id, m.metric, m.value
+            from ml.metrics as m
+            inner join ml.metrics as cv
+                on m.run_id = cv.run_id and cv.split = 'cv' and cv.segment = 'overall'
+                and cv.metric = m.metric || '_mean'
+            where m.split = 'test' and m.segment = 'overall'
+        )
+        select v.model_name, v.version, v.estimator, v.created_at, left(r.data_hash, 12) as data_hash,
+            coalesce(a.aliases, '') as aliases, h.metric as test_metric, h.value as test_value
+        from ml.model_versions as v
+        inner join ml.runs as r on v.run_id = r.run_id
+        left join aliases as a on v.model_name = a.model_name and v.version = a.version
+        left join headline as h on v.run_id = h.run_id
+        """
+        + where
+        + " order by v.model_name, v.version",
+        params,
+    )
+
+
+def _print_frame(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 80):
+        print(frame.to_string(index=False) if len(frame) else "(none)")
+
+
+def _load_task_config(task: str) -> TaskConfig:
+    path = default_config_path(task)
+    if not path.exists():
+        raise ConfigError(f"--task: unknown task {task!r}")
+    return load_config(path)
+
+
+def promote(
+    path: Path,
+    config: TaskConfig,
+    version: int | None,
+    force: bool,
+    reason: str | None,
+    seed: int = 0,
+    artifacts: Path | None = None,
+) -> dict[str, Any]:
+    """Promote ``version`` (default: the challenger) to champion through the gate, or with
+    ``force``; returns the ml.promotions row recorded."""
+    model_name = config.task
+    target = resolve_version(path, model_name, version=version, alias=None if version else "challenger")
+    target_version = int(target.version)
+    champion = current_champion(path, model_name)
+    champion_version = int(champion.version) if champion is not None else None
+    if champion_version == target_version:
+        raise WarehouseError(f"{model_name} v{target_version} is already the champion")
+    at = _now()
+    if force:
+        if not reason:
+            raise ConfigError("--force needs --reason (recorded in ml.promotions)")
+        decision = Decision(True, f"forced by {_who()}: {reason}", champion_version, None, {})
+        snapshot_hash = None
+    else:
+        model = load_version(target, artifacts)
+        spec = config.data
+        snapshot = read_training_snapshot(
+            path, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
+        )
+        from ml.train import data_hash
+        from ml.validation import validate_training_data
+
+        frame, splits = validate_training_data(snapshot, config)
+        snapshot_hash = data_hash(frame, snapshot.folds)
+        test = frame.iloc[splits.test_rows].reset_index(drop=True)
+        y_test = pd.to_numeric(test[spec.target].astype("float64")).to_numpy(dtype=float)
+        run_id = target.run_id
+        fairness = read_query(path, "select * from ml.fairness where run_id = ?", [run_id])
+        calibration = read_query(path, "select * from ml.calibration where run_id = ?", [run_id])
+        checks = quality_checks(config.problem_type, fairness, calibration, config.promotion)
+        challenger_pred = holdout_predictions(model, test)
+        decision = compare_with_champion(
+            config, champion, test, y_test, challenger_pred, checks, seed, artifacts
+        )
+        if reason:
+            decision = Decision(
+                decision.promote,
+                f"{decision.reason} (note: {reason})",
+                decision.compared_version,
+                decision.evidence,
+                decision.checks,
+            )
+    row = decision.row(snapshot_hash, _who(), at)
+    row.pop("compared_version", None)
+    row.update(
+        model_name=model_name,
+        version=target_version,
+        champion_before=champion_version,
+        decision=("forced" if force else "promoted") if decision.promote else "rejected",
+        champion_after=target_version if decision.promote else champion_version,
+    )
+    if decision.promote:
+        move_champion(path, model_name, target_version, champion_version, row)
+    else:
+        record_promotion(path, row)
+    sync_mlflow(path, model_name)
+    return row
+
+
+def rollback(path: Path, model_name: str, reason: str, artifacts: Path | None = None) -> dict[str, Any]:
+    """Make the previous champion the champion again (recorded as a 'rollback')."""
+    if not reason:
+        raise ConfigError("rollback needs --reason (recorded in ml.promotions)")
+    champion = current_champion(path, model_name)
+    if champion is None:
+        raise WarehouseError(f"model {model_name} has no champion to roll back")
+    history = read_query(
+        path,
+        "select champion_before from ml.promotions where model_name = ? and champion_after = ? "
+        "and champion_before is not null and champion_before <> champion_after "
+        "order by decided_at desc limit 1",
+        [model_name, int(champion.version)],
+    )
+    if history.empty:
+        raise WarehouseError(
+            f"{model_name} v{int(champion.version)} has no previous champion to roll back to"
+        )
+    previous = int(history.champion_before.iloc[0])
+    load_version(resolve_version(path, model_name, version=previous), artifacts)  # refuse a broken one
+    row = Decision(True, f"rollback by {_who()}: {reason}", int(champion.version), None, {}).row(
+        None, _who(), _now()
+    )
+    row.pop("compared_version", None)
+    row.update(
+        model_name=model_name,
+        version=previous,
+        champion_before=int(champion.version),
+        decision="rollback",
+        champion_after=previous,
+    )
+    move_champion(path, model_name, previous, int(champion.version), row)
+    sync_mlflow(path, model_name)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.registry", description=__doc__.split("\n")[0])
+    parser.add_argument("--duckdb", type=Path, help="warehouse file (default $DUCKDB_PATH)")
+    parser.add_argument(
+        "--artifacts", type=Path, help="artifacts root (default $ADSCORE_ARTIFACTS_DIR or ./artifacts)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="every version with its aliases and holdout metric")
+    p_list.add_argument("--task")
+    p_show = sub.add_parser("show", help="one version: registry row, metrics, promotions")
+    p_show.add_argument("--task", required=True)
+    p_show.add_argument("--version", type=int)
+    p_show.add_argument("--alias", choices=ALIASES)
+    p_promote = sub.add_parser("promote", help="promote a version (default: the challenger) through the gate")
+    p_promote.add_argument("--task", required=True)
+    p_promote.add_argument("--version", type=int)
+    p_promote.add_argument("--force", action="store_true", help="skip the gate (needs --reason)")
+    p_promote.add_argument("--reason")
+    p_rollback = sub.add_parser("rollback", help="make the previous champion the champion again")
+    p_rollback.add_argument("--task", required=True)
+    p_rollback.add_argument("--reason", required=True)
+    p_sync = sub.add_parser("sync", help="mirror versions and aliases into MLflow's model registry")
+    p_sync.add_argument("--task")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    path = db_path(args.duckdb)
+    try:
+        if args.command == "list":
+            _print_frame(list_versions(path, args.task))
+        elif args.command == "show":
+            _load_task_config(args.task)
+            row = resolve_version(path, args.task, args.version, args.alias)
+            _print_frame(pd.DataFrame([row]).T.reset_index().set_axis(["field", "value"], axis=1))
+            _print_frame(
+                read_query(
+                    path,
+                    "select split, segment, metric, value, n_rows from ml.metrics where run_id = ? "
+                    "and segment = 'overall' order by split, metric",
+                    [row.run_id],
+                )
+            )
+            _print_frame(
+                read_query(
+                    path,
+                    "select decided_at, decision, champion_before, champion_after, reason from ml.promotions "
+                    "where model_name = ? and version = ? order by decided_at",
+                    [args.task, int(row.version)],
+                )
+            )
+        elif args.command == "promote":
+            row = promote(
+                path,
+                _load_task_config(args.task),
+                args.version,
+                args.force,
+                args.reason,
+                artifacts=args.artifacts,
+            )
+            print(f"ml.registry: {row['model_name']} v{row['version']}: {row['decision']}: {row['reason']}")
+            return 0 if row["decision"] != "rejected" else 2
+        elif args.command == "rollback":
+            _load_task_config(args.task)
+            row = rollback(path, args.task, args.reason, args.artifacts)
+            print(f"ml.registry: {row['model_name']}: champion is v{row['version']} again ({row['reason']})")
+        elif args.command == "sync":
+            for task in [args.task] if args.task else sorted(list_versions(path, None).model_name.unique()):
+                _sync_mlflow(path, task)
+                print(f"ml.registry: mirrored {task} into MLflow")
+    except AdscoreError as exc:
+        print(f"ml.registry: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Batch scoring: the champion (or a chosen version) scores every row of the scoring table.
+
+    python -m ml.score [--task ad_score|account_health|all] [--version N | --alias A]
+                       [--all-rows] [--explain]
+
+Steps: resolve the version in the registry -> load its artifact after verifying every
+checksum (a tampered or missing file stops here, before anything is written) -> read the
+scoring table's rows that this version has not scored yet (``--all-rows``: every row,
+replacing earlier scores of the same version) -> features -> predict -> write the scores,
+the drift of every feature against the training snapshot (PSI) and, with ``--explain``,
+each row's top contributions, with the scoring run, in one transaction.  Scores are keyed
+by row id, model and version, so a re-run on the same data and version adds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.config import TaskConfig, available_tasks, task_configs
+from ml.errors import AdscoreError, ConfigError, WarehouseError
+from ml.explain import drift_rows, top_contributions
+from ml.models import get_candidate
+from ml.registry import load_version, resolve_version
+from ml.warehouse import ML_TABLES, connect, db_path, quote_identifier, table_exists, write_scores
+
+log = logging.getLogger("ml.score")
+INTERVAL_LEVEL = "0.90"
+# Output table -> its id columns and explanation table (both declared in ML_TABLES).
+OUTPUTS = {
+    "ad_scores": (("ad_id",), "ad_score_explanations"),
+    "account_health_scores": (("account_id", "week_start"), "account_health_explanations"),
+}
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    scoring_id: str
+    task: str
+    model_name: str
+    version: int
+    n_read: int
+    n_scored: int
+    n_drifted: int
+    output: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _read_rows(
+    path: Path,
+    table: str,
+    ids: tuple[str, ...],
+    columns: list[str],
+    output: str,
+    model_name: str,
+    version: int,
+    all_rows: bool,
+) -> pd.DataFrame:
+    """The scoring table's rows (ids + model inputs), minus those this version scored."""
+    q_table = quote_identifier(table)
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, table):
+            raise WarehouseError(f"scoring table {table} not found in {path}: run `dbt build` first")
+        present = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                table.split("."),
+            ).fetchall()
+        }
+        missing = [c for c in (*ids, *columns) if c not in present]
+        if missing:
+            raise WarehouseError(
+                f"scoring table {table} lacks column(s) the model needs: {', '.join(missing)}"
+            )
+        select = ", ".join(f"t.{quote_identifier(c)}" for c in dict.fromkeys((*ids, *columns)))
+        order = ", ".join(f"t.{quote_identifier(c)}" for c in ids)
+        sql = f"select {select} from {q_table} as t"
+        params: list = []
+        if not all_rows and table_exists(con, f"ml.{output}"):
+            match = " and ".join(f"s.{quote_identifier(c)} = t.{quote_identifier(c)}" for c in ids)
+            sql += (
+                f" where not exists (select 1 from ml.{quote_identifier(output)} as s where {match} "
+                "and s.model_name = ? and s.model_version = ?)"
+            )
+            params = [model_name, version]
+        return con.execute(f"{sql} order by {order}", params).df()
+
+
+def score_task(
+    config: TaskConfig,
+    warehouse: Path,
+    version: int | None = None,
+    alias: str | None = None,
+    all_rows: bool = False,
+    explain: bool = False,
+    artifacts: Path | None = None,
+) -> ScoringSummary:
+    """Score one task's table with a registered version; nothing is written on any error."""
+    if config.scoring is None:
+        raise ConfigError(f"{config.source}: scoring: section missing (table and output)")
+    sc = config.scoring
+    if sc.output not in OUTPUTS:
+        raise ConfigError(
+            f"{config.source}: scoring.output: unknown output {sc.output!r} (allowed: {', '.join(OUTPUTS)})"
+        )
+    ids, explanation_table = OUTPUTS[sc.output]
+    started = _now()
+    step = time.perf_counter()
+    row = resolve_version(warehouse, config.task, version, alias)
+    model = load_version(row, artifacts)  # every checksum verified before any row is read or written
+    model_version = int(row.version)
+    manifest = model.manifest
+    frame = _read_rows(
+        warehouse,
+        sc.table,
+        ids,
+        list(manifest["input_columns"]),
+        sc.output,
+        config.task,
+        model_version,
+        all_rows,
+    )
+    log.info(
+        "%s: v%d: %d rows to score from %s (%.1fs)",
+        config.task,
+        model_version,
+        len(frame),
+        sc.table,
+        time.perf_counter() - step,
+    )
+    scoring_id = uuid.uuid4().hex
+    scored_at = _now()
+    tables: dict[str, pd.DataFrame] = {}
+    n_drifted = 0
+    if len(frame):
+        step = time.perf_counter()
+        X = model.features(frame)
+        raw = model.predict_features(X)
+        if not np.isfinite(raw).all():
+            bad = frame.loc[~np.isfinite(raw), list(ids)].head(5).to_dict("records")
+            raise AdscoreError(f"non-finite predictions for rows {bad}; nothing written")
+        keys = frame[list(ids)].reset_index(drop=True)
+        stamp = {"model_name": config.task, "model_version": model_version, "scoring_id": scoring_id}
+        if manifest["problem_type"] == "regression":
+            low, high = model.interval(raw, INTERVAL_LEVEL)
+            scores = keys.assign(
+                score=raw,
+                score_lower=low,
+                score_upper=high,
+                interval_level=float(INTERVAL_LEVEL),
+                scored_at=scored_at,
+                **stamp,
+            )
+        else:
+            p = model.calibrated(raw)
+            threshold = float(manifest["decision_threshold"])
+            scores = keys.assign(
+                probability=p, is_at_risk=p >= threshold, threshold=threshold, scored_at=scored_at, **stamp
+            )
+        tables[sc.output] = scores
+        drift = drift_rows(manifest.get("feature_bins", {}), X, manifest["feature_names"], sc.drift_threshold)
+        if len(drift):
+            n_drifted = int(drift.is_drifted.sum())
+            tables["drift"] = drift.assign(
+                scoring_id=scoring_id,
+                model_name=config.task,
+                model_version=model_version,
+                measured_at=scored_at,
+            )
+        candidate = get_candidate(manifest["estimator"])
+        if explain and candidate.contributions is not None:
+            rows, names, values = top_contributions(
+                candidate.contributions(model.model, X), manifest["feature_names"], sc.explain_top_k
+            )
+            k = len(rows) // len(frame)
+            tables[explanation_table] = (
+                keys.iloc[rows]
+                .reset_index(drop=True)
+                .assign(
+                    rank=np.tile(np.arange(1, k + 1), len(frame)), feature=names, contribution=values, **stamp
+                )
+            )
+        log.info("%s: features and predictions (%.1fs)", config.task, time.perf_counter() - step)
+    step = time.perf_counter()
+    run = {
+        "scoring_id": scoring_id,
+        "task": config.task,
+        "model_name": config.task,
+        "model_version": model_version,
+        "source_table": sc.table,
+        "started_at": started,
+        "finished_at": _now(),
+        "n_rows_read": len(frame),
+        "n_features_drifted": n_drifted,
+        "mode": "all_rows" if all_rows else "new_rows",
+        "output": sc.output,
+    }
+    assert set(tables) <= set(ML_TABLES)
+    written = write_scores(warehouse, run, tables, replace=all_rows)
+    log.info(
+        "%s: wrote %d scores to ml.%s (%.1fs)", config.task, written, sc.output, time.perf_counter() - step
+    )
+    return ScoringSummary(
+        scoring_id, config.task, config.task, model_version, len(frame), written, n_drifted, sc.output
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.score", description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="all", help=f"{', '.join(available_tasks())} or all (default)")
+    parser.add_argument("--duckdb", type=Path, help="warehouse file (default $DUCKDB_PATH)")
+    parser.add_argument(
+        "--artifacts", type=Path, help="artifacts root (default $ADSCORE_ARTIFACTS_DIR or ./artifacts)"
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int, help="score with this version")
+    which.add_argument("--alias", choices=("champion", "challenger"), help="default: champion")
+    parser.add_argument("--all-rows", action="store_true", help="rescore rows this version already scored")
+    parser.add_argument("--explain", action="store_true", help="write each row's top feature contributions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        configs = task_configs(args.task)
+        # Every task's artifact is verified before any task writes, so one bad file stops all.
+        for config in configs:
+            load_version(
+                resolve_version(db_path(args.duckdb), config.task, args.version, args.alias), args.artifacts
+            )
+        for config in configs:
+            s = score_task(
+                config,
+                db_path(args.duckdb),
+                args.version,
+                args.alias,
+                args.all_rows,
+                args.explain,
+                args.artifacts,
+            )
+            print(
+                f"ml.score: {s.task}: v{s.version} scored {s.n_scored} new of {s.n_read} rows read "
+                f"into ml.{s.output}; "
+                f"{s.n_drifted} feature(s) drifted (see ml.drift, scoring {s.scoring_id})"
+            )
+    except AdscoreError as exc:
+        print(f"ml.score: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Registry, promotion gate, batch scoring and the monitoring marts on a real warehouse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from ml.config import default_config_path
+from tests.python.conftest import Warehouse, ml_row_counts
+
+pytestmark = pytest.mark.integration
+
+SCORE_TABLES = ("ad_scores", "account_health_scores", "ad_score_explanations", "drift", "scoring_runs")
+
+
+def query(wh: Warehouse, sql: str, params: list | None = None) -> pd.DataFrame:
+    with duckdb.connect(str(wh.duckdb), read_only=True) as con:
+        return con.execute(sql, params or []).df()
+
+
+def counts(wh: Warehouse, tables: tuple[str, ...] = SCORE_TABLES) -> dict[str, int]:
+    return ml_row_counts(wh, tables)
+
+
+def ad_score_config(tmp_path: Path, name: str, numeric_only: list[str] | None = None) -> Path:
+    """The default ad_score configuration with loose calibration/fairness checks (the small
+    test world has 300 holdout rows), optionally reduced to a few numeric features."""
+    raw = yaml.safe_load(default_config_path("ad_score").read_text())
+    raw["promotion"].update(require_fairness=False, max_coverage_shortfall=0.5)
+    if numeric_only is not None:
+        raw["features"] = {
+            "numeric_features": [{"name": n, "transformer": "passthrough"} for n in numeric_only]
+        }
+    path = tmp_path / f"{name}.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def fresh_copy(wh: Warehouse, root: Path) -> Warehouse:
+    """A copy of the built warehouse without any ml.* state."""
+    copy = wh.with_raw(root, wh.raw)
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute("drop schema if exists ml cascade")
+    return copy
+
+
+def test_worse_second_version_stays_challenger_and_the_reason_is_recorded(trained, tmp_path: Path) -> None:
+    wh, _ = trained
+    again = wh.with_raw(tmp_path / "worse", wh.raw)
+    weak = ad_score_config(tmp_path, "weak", numeric_only=["launch_month"])
+    result = again.train("--config", str(weak), "--no-mlflow")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "kept_challenger" in result.stdout
+    aliases = query(
+        again, "select alias, version from ml.model_aliases where model_name = 'ad_score' order by alias"
+    )
+    assert aliases.values.tolist() == [["challenger", 2], ["champion", 1]]
+    row = query(again, "select * from ml.promotions where model_name = 'ad_score' and version = 2").iloc[0]
+    assert row.decision == "kept_challenger" and row.champion_before == 1 and row.champion_after == 1
+    assert row.metric == "rmse" and row.challenger_value > row.champion_value and row.improvement < 0
+    assert row.ci_low <= row.improvement <= row.ci_high and row.n_holdout > 100
+    assert "below the margin" in row.reason and "over champion v1" in row.reason
+    assert json.loads(row.checks)["calibration"]["passes"]
+
+
+def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
+    built: Warehouse, tmp_path: Path
+) -> None:
+    wh = fresh_copy(built, tmp_path / "better")
+    weak = ad_score_config(tmp_path, "weak", numeric_only=["launch_month"])
+    strong = ad_score_config(tmp_path, "strong")
+    first = wh.train("--config", str(weak))
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = wh.train("--config", str(strong))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "v2 (xgboost)" in second.stdout and "promoted" in second.stdout
+
+    aliases = query(wh, "select alias, version from ml.model_aliases where model_name = 'ad_score'")
+    assert aliases.values.tolist() == [["champion", 2]]
+    promoted = query(wh, "select * from ml.promotions where version = 2").iloc[0]
+    assert promoted.decision == "promoted" and promoted.champion_before == 1 and promoted.champion_after == 2
+    assert promoted.improvement > 0 and promoted.ci_low > 0
+
+    # MLflow's registry mirrors the warehouse: same alias on the same (tagged) version.
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=wh.env["MLFLOW_TRACKING_URI"])
+    champion = client.get_model_version_by_alias("ad_score", "champion")
+    assert champion.tags["adscore.version"] == "2"
+
+    # The gate refuses the worse version; --force moves the alias and records who and why.
+    refused = wh.ml("registry", "promote", "--task", "ad_score", "--version", "1")
+    assert refused.returncode == 2 and "rejected" in refused.stdout
+    forced = wh.ml(
+        "registry",
+        "promote",
+        "--task",
+        "ad_score",
+        "--version",
+        "1",
+        "--force",
+        "--reason",
+        "incident 42: v2 misbehaves on new creatives",
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert query(wh, "select version from ml.model_aliases where alias = 'champion'").version.tolist() == [1]
+    assert client.get_model_version_by_alias("ad_score", "champion").tags["adscore.version"] == "1"
+    rolled = wh.ml("registry", "rollback", "--task", "ad_score", "--reason", "incident closed")
+    assert rolled.returncode == 0, rolled.stderr
+    assert query(wh, "select version from ml.model_aliases where alias = 'champion'").version.tolist() == [2]
+    history = query(wh, "select version, decision, reason from ml.promotions order by decided_at")
+    assert history.decision.tolist() == ["first_version", "promoted", "rejected", "forced", "rollback"]
+    assert "incident 42" in history.reason[3] and "incident closed" in history.reason[4]
+    listing = wh.ml("registry", "list", "--task", "ad_score")
+    assert listing.returncode == 0 and "champion" in listing.stdout and "rmse" in listing.stdout
+
+    # History of both versions in the monitoring marts.
+    build = wh.dbt("build", "--select", "marts.monitoring")
+    assert build.returncode == 0, build.stdout[-3000:]
+    champions = query(
+        wh, "select champion_version, decision, is_current from marts.champion_history order by valid_from"
+    )
+    assert champions.champion_version.tolist() == [1, 2, 1, 2] and champions.is_current.tolist() == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    board = query(
+        wh, "select version, is_champion, registration_decision from marts.model_leaderboard order by version"
+    )
+    assert board.values.tolist() == [[1, False, "first_version"], [2, True, "promoted"]]
+
+
+def test_tampered_champion_artifact_stops_scoring_and_writes_nothing(trained, tmp_path: Path) -> None:
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "tampered", wh.raw)
+    path = query(
+        copy,
+        "select v.artifact_path from ml.model_aliases a join ml.model_versions v using (model_name, version) "
+        "where a.model_name = 'ad_score' and a.alias = 'champion'",
+    ).artifact_path[0]
+    booster = copy.artifacts / Path(path).parent / "model.ubj"
+    data = bytearray(booster.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    booster.write_bytes(bytes(data))
+    before = counts(copy)
+    result = copy.ml("score")
+    assert result.returncode == 6
+    assert str(booster) in result.stderr and "does not match its manifest checksum" in result.stderr
+    assert counts(copy) == before
+
+
+def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, tmp_path: Path) -> None:
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "scored", wh.raw)
+    first = copy.ml("score", "--explain")
+    assert first.returncode == 0, first.stderr[-3000:]
+    n_ads = query(copy, "select count(*) as n from marts.ad_score_features").n[0]
+    n_weeks = query(copy, "select count(*) as n from marts.account_health_features").n[0]
+    scores = query(copy, "select * from ml.ad_scores")
+    assert len(scores) == n_ads and scores.ad_id.is_unique
+    assert scores.score.between(0, 100).all() and (scores.score_lower <= scores.score).all()
+    assert (scores.score <= scores.score_upper).all() and (scores.interval_level == 0.9).all()
+    health = query(copy, "select * from ml.account_health_scores")
+    assert len(health) == n_weeks and health.probability.between(0, 1).all()
+    assert ((health.probability >= health.threshold) == health.is_at_risk).all()
+    explanations = query(copy, "select ad_id, count(*) as n from ml.ad_score_explanations group by ad_id")
+    assert len(explanations) == n_ads and (explanations.n == 5).all()
+    drift = query(copy, "select * from ml.drift")
+    assert set(drift.model_name) == {"ad_score", "account_health"} and (drift.psi >= 0).all()
+
+    before = counts(copy)
+    again = copy.ml("score", "--explain")
+    assert again.returncode == 0 and "scored 0 new of 0 rows" in again.stdout
+    after = counts(copy)
+    assert {t: after[t] for t in ("ad_scores", "account_health_scores", "ad_score_explanations")} == {
+        t: before[t] for t in ("ad_scores", "account_health_scores", "ad_score_explanations")
+    }
+    assert after["scoring_runs"] == before["scoring_runs"] + 2
+    # --all-rows rescores the same version in place: still one row per ad.
+    rescore = copy.ml("score", "--task", "ad_score", "--all-rows")
+    assert rescore.returncode == 0 and counts(copy)["ad_scores"] == n_ads
+
+    # After training and scoring, the whole dbt build (monitoring marts included) passes, and
+    # the docs list the models' exposures.
+    build = copy.dbt_build()
+    assert build.returncode == 0, build.stdout[-3000:]
+    current = query(copy, "select platform, avg(score) as mean_score from marts.ad_scores_current group by 1")
+    assert len(current) == 5
+    assert query(copy, "select count(*) as n from marts.account_health_current").n[0] > 0
+    docs = copy.dbt("docs", "generate")
+    assert docs.returncode == 0, docs.stdout[-3000:]
+    manifest = json.loads((copy.root / "dbt_target" / "manifest.json").read_text())
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert {"ad_score_model", "account_health_model"} <= set(exposures)
+    assert exposures["ad_score_model"]["type"] == "ml"

@@ -1,0 +1,222 @@
+"""Unit tests of the registry's gate, explanations, drift and artifact safety."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.artifacts import load_artifact, save_artifact
+from ml.config import PromotionConfig, load_config
+from ml.explain import drift_rows, feature_bins, psi, top_contributions
+from ml.features.pipeline import build_feature_pipeline
+from ml.models import CANDIDATES, get_candidate
+from ml.registry import bootstrap_improvement, decide, quality_checks
+from ml.warehouse import SCHEMA_MACRO, schema_macro
+from tests.python.test_units import CONFIG, frame
+
+ML_PACKAGE = Path(__file__).resolve().parents[2] / "ml"
+
+
+def test_bootstrap_improvement_is_signed_so_that_positive_is_better() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.normal(50, 10, 400)
+    good = y + rng.normal(0, 2, 400)
+    bad = y + rng.normal(0, 8, 400)
+    e = bootstrap_improvement("rmse", y, good, bad, 500, 0.9, 1)
+    assert e.improvement > 0 and e.ci_low > 0 and e.ci_low <= e.improvement <= e.ci_high
+    assert e.champion_value > e.challenger_value
+    worse = bootstrap_improvement("rmse", y, bad, good, 500, 0.9, 1)
+    assert worse.improvement < 0 and worse.ci_high < 0
+    # Higher-is-better metrics are flipped the same way.
+    labels = (y > 50).astype(float)
+    auc = bootstrap_improvement(
+        "roc_auc", labels, 1 / (1 + np.exp(-(good - 50))), rng.random(400), 300, 0.9, 1
+    )
+    assert auc.improvement > 0 and auc.ci_low > 0
+
+
+def test_gate_needs_margin_significance_and_checks() -> None:
+    rules = PromotionConfig(margin=0.5)
+    y = np.linspace(0, 100, 200)
+    better = bootstrap_improvement("rmse", y, y + 1, y + 5, 300, 0.9, 0)
+    ok = {"fairness": {"passes": True, "detail": "ok"}}
+    assert decide(rules, ok, better, 1).promote
+    failing = {"fairness": {"passes": False, "detail": "platform error_gap 7.1 > 6.0"}}
+    refused = decide(rules, failing, better, 1)
+    assert not refused.promote and "fairness check failed (platform error_gap 7.1 > 6.0)" in refused.reason
+    same = bootstrap_improvement("rmse", y, y + 2, y + 2, 300, 0.9, 0)
+    refused = decide(PromotionConfig(margin=0.0), ok, same, 1)
+    assert not refused.promote and "not significant" in refused.reason
+    small = decide(PromotionConfig(margin=10.0), ok, better, 3)
+    assert not small.promote and "below the margin 10.0" in small.reason and "champion v3" in small.reason
+    broken = decide(rules, ok, None, 2, champion_error="artifact x is missing")
+    assert not broken.promote and "champion v2 cannot be evaluated: artifact x is missing" in broken.reason
+    # With no champion, the version is promoted and failed checks are only reported.
+    first = decide(rules, failing, None, None)
+    assert first.promote and "fairness check failed" in first.reason
+
+
+def test_quality_checks_read_fairness_and_calibration_rows() -> None:
+    fairness = pd.DataFrame(
+        {
+            "feature": ["platform", "platform", "objective"],
+            "metric": ["error_gap", "group_rmse", "error_gap"],
+            "value": [7.0, 20.0, 1.0],
+            "limit": [6.0, None, 6.0],
+            "passes": [False, None, True],
+        }
+    )
+    coverage = pd.DataFrame(
+        {
+            "method": "conformal",
+            "split": "test",
+            "metric": ["interval_90_coverage"],
+            "value": [0.80],
+            "is_chosen": True,
+        }
+    )
+    checks = quality_checks("regression", fairness, coverage, PromotionConfig())
+    assert (
+        not checks["fairness"]["passes"]
+        and "platform error_gap 7.000 > 6.000" in checks["fairness"]["detail"]
+    )
+    assert not checks["calibration"]["passes"]
+    assert quality_checks("regression", fairness, coverage, PromotionConfig(max_coverage_shortfall=0.15))[
+        "calibration"
+    ]["passes"]
+    ece = pd.DataFrame(
+        {"method": ["isotonic"], "split": ["test"], "metric": ["ece"], "value": [0.04], "is_chosen": [True]}
+    )
+    assert quality_checks("classification", fairness.iloc[2:], ece, PromotionConfig(max_ece=0.05))[
+        "calibration"
+    ]["passes"]
+    assert not quality_checks("classification", fairness.iloc[2:], ece, PromotionConfig(max_ece=0.03))[
+        "calibration"
+    ]["passes"]
+
+
+def test_psi_is_zero_on_the_training_distribution_and_flags_a_shift() -> None:
+    rng = np.random.default_rng(3)
+    train = np.column_stack([rng.normal(size=5000), rng.integers(0, 2, 5000)]).astype(float)
+    bins = feature_bins(train, ["x", "flag"])
+    same = drift_rows(bins, train, ["x", "flag"], 0.2)
+    assert same.psi.max() < 1e-9 and not same.is_drifted.any()
+    shifted = train.copy()
+    shifted[:, 0] += 1.0
+    shifted[::2, 1] = np.nan  # missing values are a bin of their own
+    rows = drift_rows(bins, shifted, ["x", "flag"], 0.2).set_index("feature")
+    assert rows.loc["x", "psi"] > 0.2 and rows.loc["x", "is_drifted"]
+    assert rows.loc["flag", "is_drifted"]
+    assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.0
+
+
+def test_top_contributions_keep_each_rows_largest_by_magnitude() -> None:
+    contributions = np.array([[0.1, -3.0, 2.0, 9.0], [5.0, 0.0, -1.0, 9.0]])  # last column: bias
+    rows, names, values = top_contributions(contributions, ["a", "b", "c"], 2)
+    assert rows.tolist() == [0, 0, 1, 1]
+    assert names.tolist() == ["b", "c", "a", "c"]
+    assert values.tolist() == [-3.0, 2.0, 5.0, -1.0]
+
+
+@pytest.mark.parametrize("name", sorted(CANDIDATES))
+def test_booster_contributions_add_up_to_the_prediction(name: str) -> None:
+    candidate = get_candidate(name)
+    if candidate.contributions is None:
+        pytest.skip(f"{name} has no native contributions")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = X[:, 0] * 3 + rng.normal(size=200)
+    model = candidate.make("regression", {**candidate.defaults, candidate.rounds_param or "": 30}, 0, 1)
+    model.fit(X, y)
+    contributions = candidate.contributions(model, X)
+    assert contributions.shape == (200, 5)
+    np.testing.assert_allclose(contributions.sum(axis=1), model.predict(X), rtol=1e-4, atol=1e-4)
+    gain = candidate.gain(model, 4) if candidate.gain else None
+    assert gain is not None and int(np.argmax(gain)) == 0
+
+
+def test_schema_macro_is_generated_from_ml_tables() -> None:
+    assert SCHEMA_MACRO.read_text() == schema_macro(), "run `python -m ml.warehouse schema`"
+
+
+# --- no plain pickle ----------------------------------------------------------------------
+
+PICKLE_CALLS = {
+    ("pickle", "load"),
+    ("pickle", "loads"),
+    ("pickle", "Unpickler"),
+    ("joblib", "load"),
+    ("cloudpickle", "load"),
+    ("cloudpickle", "loads"),
+    ("dill", "load"),
+    ("dill", "loads"),
+    ("pd", "read_pickle"),
+    ("pandas", "read_pickle"),
+}
+
+
+def test_no_module_calls_a_pickle_loader() -> None:
+    """Static: nothing in ml/ calls pickle/joblib/dill loaders, np.load(allow_pickle=True) or
+    torch.load without weights_only=True."""
+    offences = []
+    for path in sorted(ML_PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + (
+                    [node.module] if isinstance(node, ast.ImportFrom) else []
+                )
+                if any(n and n.split(".")[0] in {"pickle", "cloudpickle", "dill", "joblib"} for n in names):
+                    offences.append(f"{path.name}:{node.lineno} imports a pickle library")
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+            call = (owner, node.func.attr)
+            keywords = {k.arg: k.value for k in node.keywords}
+            if call in PICKLE_CALLS:
+                offences.append(f"{path.name}:{node.lineno} calls {owner}.{node.func.attr}")
+            pickle_flag = keywords.get("allow_pickle")
+            unsafe = pickle_flag is not None and not (
+                isinstance(pickle_flag, ast.Constant) and pickle_flag.value is False
+            )
+            if call == ("np", "load") and unsafe:
+                offences.append(f"{path.name}:{node.lineno} np.load(allow_pickle=...)")
+            if call == ("torch", "load"):
+                flag = keywords.get("weights_only")
+                if not (isinstance(flag, ast.Constant) and flag.value is True):
+                    offences.append(f"{path.name}:{node.lineno} torch.load without weights_only=True")
+    assert offences == []
+
+
+@pytest.mark.parametrize("name", sorted(CANDIDATES))
+def test_loading_an_artifact_never_unpickles(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runtime: with every pickle entry point disabled, each candidate's artifact (booster
+    file, skops pipeline, manifest) still loads and predicts."""
+    config = load_config(CONFIG)
+    f = frame(60)
+    pipeline = build_feature_pipeline(config).fit(f)
+    candidate = get_candidate(name)
+    params = {**candidate.defaults, **({candidate.rounds_param: 5} if candidate.rounds_param else {})}
+    model = candidate.make("regression", params, 0, 1)
+    model.fit(pipeline.transform(f), f.ad_score)
+    saved = save_artifact(tmp_path, "ad_score", "run1", name, pipeline, model, {"problem_type": "regression"})
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pickle was used to load an artifact")
+
+    class Refused(pickle.Unpickler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            refuse()
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", Refused)
+    loaded = load_artifact(saved.manifest_path, saved.sha256)
+    assert np.isfinite(loaded.predict(f)).all()
