@@ -18,7 +18,7 @@ DEMO_ADS ?= 20000
 DEMO_DAYS ?= 120
 DEMO_SEED ?= 7
 
-.PHONY: help setup run data dbt-build train score monitoring test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse bench-scoring
+.PHONY: help setup run data dbt-build train score monitoring pipeline test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse bench-scoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,9 +36,9 @@ data: $(STAMP) ## Generate the demo raw exports (only if none are present)
 		$(BIN)/python -m ml.synth --ads $(DEMO_ADS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out $(ADSCORE_RAW_DIR); \
 	else echo "raw exports present in $(ADSCORE_RAW_DIR)"; fi
 
-dbt-build: $(STAMP) ## dbt build: seeds, staging, intermediate, marts and their tests
+dbt-build: $(STAMP) ## dbt build (seeds, staging, intermediate, marts, tests) under the writer lock
 	mkdir -p $(dir $(DUCKDB_PATH))
-	$(BIN)/dbt build
+	$(BIN)/python -m ml.lock -- $(BIN)/dbt build
 
 train: $(STAMP) ## python -m ml.train (all tasks)
 	$(BIN)/python -m ml.train
@@ -47,7 +47,10 @@ score: $(STAMP) ## python -m ml.score (all tasks, champion, rows not yet scored)
 	$(BIN)/python -m ml.score --explain
 
 monitoring: $(STAMP) ## Rebuild the monitoring marts over ml.* (leaderboard, champions, current scores)
-	$(BIN)/dbt build --select marts.monitoring
+	$(BIN)/python -m ml.lock -- $(BIN)/dbt build --select marts.monitoring
+
+pipeline: data ## The scheduled job: freshness, dbt build, train (if changed), promote, score, marts
+	$(BIN)/python -m ml.pipeline $(PIPELINE_ARGS)
 
 run: data dbt-build train score monitoring ## Set up, demo data if needed, dbt build, train, score, monitoring marts
 

@@ -17,7 +17,10 @@ create table if not exists ml.runs (
     library_versions varchar,
     git_sha varchar,
     mlflow_run_id varchar,
-    config_path varchar
+    config_path varchar,
+    pid integer,
+    hostname varchar,
+    error varchar
 );
 create table if not exists ml.model_versions (
     model_name varchar not null,

@@ -120,6 +120,30 @@ def save_artifact(
     return SavedArtifact(manifest_path, sha256_file(manifest_path))
 
 
+def reconcile_artifacts(root: Path, dead_runs: set[str]) -> list[str]:
+    """Tidy what runs that never registered left behind: temporary folders are removed and
+    complete but unregistered version folders are moved to ``<root>/.orphaned/`` (never
+    deleted).  Only folders of ``dead_runs`` (this warehouse's failed or interrupted runs)
+    are touched, so a root shared with another warehouse is safe.  Returns what was done."""
+    done: list[str] = []
+    if not root.is_dir() or not dead_runs:
+        return done
+    for task_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for child in sorted(task_dir.iterdir()):
+            run_id = child.name.lstrip(".").split("-")[0]
+            if run_id not in dead_runs or not child.is_dir():
+                continue
+            if child.name.startswith("."):
+                shutil.rmtree(child, ignore_errors=True)
+                done.append(f"removed temporary folder {child}")
+            else:
+                target = root / ".orphaned" / task_dir.name / child.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                child.rename(target)
+                done.append(f"moved unregistered artifact {child} to {target}")
+    return done
+
+
 class LoadedModel:
     """A verified artifact: feature pipeline + booster, predicting from warehouse rows."""
 

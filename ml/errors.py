@@ -36,3 +36,9 @@ class ArtifactError(AdscoreError):
     """A model artifact is missing or does not match its registered checksum."""
 
     exit_code = 6
+
+
+class LockError(AdscoreError):
+    """Another writer holds the warehouse lock past the timeout (names the holder)."""
+
+    exit_code = 7

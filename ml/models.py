@@ -208,11 +208,13 @@ class LightGBMBooster:
         self.booster = lgb.Booster(model_file=str(path))
         self.problem_type = problem_type
 
+    num_threads = 1
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(X))
+        return np.asarray(self.booster.predict(X, num_threads=self.num_threads))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        p = np.asarray(self.booster.predict(X))
+        p = np.asarray(self.booster.predict(X, num_threads=self.num_threads))
         return np.column_stack([1 - p, p])
 
 
@@ -444,6 +446,18 @@ CANDIDATES: dict[str, Candidate] = {
         load=_load_skops,
     ),
 }
+
+
+def set_inference_threads(model: Any, n_threads: int) -> None:
+    """Let a loaded model predict on ``n_threads`` threads (training uses ``n_jobs``)."""
+    if isinstance(model, LightGBMBooster):
+        model.num_threads = n_threads
+        return
+    params = model.get_params() if hasattr(model, "get_params") else {}
+    for key in ("n_jobs", "thread_count"):
+        if key in params:
+            model.set_params(**{key: n_threads})
+            return
 
 
 def get_candidate(name: str) -> Candidate:

@@ -38,6 +38,8 @@ from ml.artifacts import LoadedModel, load_artifact, resolve_artifact
 from ml.config import PromotionConfig, TaskConfig, default_config_path, load_config
 from ml.errors import AdscoreError, ArtifactError, ConfigError, WarehouseError
 from ml.evaluation import lower_is_better, score
+from ml.lock import writer_lock
+from ml.logs import setup_logging
 from ml.warehouse import (
     connect,
     db_path,
@@ -308,6 +310,36 @@ def compare_with_champion(
     return decide(rules, checks, evidence, version)
 
 
+def consistency_problems(path: Path, artifacts: Path | None = None) -> list[str]:
+    """What is wrong between the registry and the artifacts: every version's artifact must
+    load with its checksums, every alias must name a version, every succeeded run must have
+    registered one, and no run may be left `running` (empty list: consistent)."""
+    if not path.exists() or not _registry_ready(path):
+        return []
+    problems = []
+    versions = read_query(path, "select * from ml.model_versions order by model_name, version")
+    for row in versions.itertuples():
+        try:
+            load_version(pd.Series(row._asdict()), artifacts)
+        except AdscoreError as exc:
+            problems.append(f"{row.model_name} v{row.version}: {exc}")
+    dangling = read_query(
+        path,
+        "select a.model_name, a.alias, a.version from ml.model_aliases a "
+        "left join ml.model_versions v using (model_name, version) where v.run_id is null",
+    )
+    problems += [
+        f"alias {r.model_name}@{r.alias} points at missing v{r.version}" for r in dangling.itertuples()
+    ]
+    runs = read_query(
+        path,
+        "select r.run_id, r.status, v.version from ml.runs r left join ml.model_versions v using (run_id) "
+        "where (r.status = 'succeeded') <> (v.version is not null) or r.status = 'running'",
+    )
+    problems += [f"run {r.run_id} is {r.status} with version {r.version}" for r in runs.itertuples()]
+    return problems
+
+
 # --- MLflow mirror ------------------------------------------------------------------------
 
 
@@ -534,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--artifacts", type=Path, help="artifacts root (default $ADSCORE_ARTIFACTS_DIR or ./artifacts)"
     )
+    parser.add_argument("--lock-timeout", type=float, help="seconds to wait for the warehouse lock (writers)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="every version with its aliases and holdout metric")
     p_list.add_argument("--task")
@@ -549,56 +582,76 @@ def main(argv: list[str] | None = None) -> int:
     p_rollback = sub.add_parser("rollback", help="make the previous champion the champion again")
     p_rollback.add_argument("--task", required=True)
     p_rollback.add_argument("--reason", required=True)
+    sub.add_parser("check", help="verify every artifact, alias and run against the registry")
     p_sync = sub.add_parser("sync", help="mirror versions and aliases into MLflow's model registry")
     p_sync.add_argument("--task")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    setup_logging()
     path = db_path(args.duckdb)
     try:
-        if args.command == "list":
-            _print_frame(list_versions(path, args.task))
-        elif args.command == "show":
-            _load_task_config(args.task)
-            row = resolve_version(path, args.task, args.version, args.alias)
-            _print_frame(pd.DataFrame([row]).T.reset_index().set_axis(["field", "value"], axis=1))
-            _print_frame(
-                read_query(
-                    path,
-                    "select split, segment, metric, value, n_rows from ml.metrics where run_id = ? "
-                    "and segment = 'overall' order by split, metric",
-                    [row.run_id],
-                )
-            )
-            _print_frame(
-                read_query(
-                    path,
-                    "select decided_at, decision, champion_before, champion_after, reason from ml.promotions "
-                    "where model_name = ? and version = ? order by decided_at",
-                    [args.task, int(row.version)],
-                )
-            )
-        elif args.command == "promote":
-            row = promote(
-                path,
-                _load_task_config(args.task),
-                args.version,
-                args.force,
-                args.reason,
-                artifacts=args.artifacts,
-            )
-            print(f"ml.registry: {row['model_name']} v{row['version']}: {row['decision']}: {row['reason']}")
-            return 0 if row["decision"] != "rejected" else 2
-        elif args.command == "rollback":
-            _load_task_config(args.task)
-            row = rollback(path, args.task, args.reason, args.artifacts)
-            print(f"ml.registry: {row['model_name']}: champion is v{row['version']} again ({row['reason']})")
-        elif args.command == "sync":
-            for task in [args.task] if args.task else sorted(list_versions(path, None).model_name.unique()):
-                _sync_mlflow(path, task)
-                print(f"ml.registry: mirrored {task} into MLflow")
+        if args.command == "check":
+            problems = consistency_problems(path, args.artifacts)
+            for problem in problems:
+                print(f"ml.registry: {problem}")
+            print(f"ml.registry: {'inconsistent' if problems else 'consistent'} ({len(problems)} problem(s))")
+            return 6 if problems else 0
+        if args.command in ("list", "show"):
+            _read_command(args, path)
+            return 0
+        command = f"ml.registry {args.command} {args.task or ''}".strip()
+        with writer_lock(path, command, args.lock_timeout):
+            return _write_command(args, path)
     except AdscoreError as exc:
         print(f"ml.registry: error: {exc}", file=sys.stderr)
         return exc.exit_code
+
+
+def _read_command(args: argparse.Namespace, path: Path) -> None:
+    if args.command == "list":
+        _print_frame(list_versions(path, args.task))
+        return
+    _load_task_config(args.task)
+    row = resolve_version(path, args.task, args.version, args.alias)
+    _print_frame(pd.DataFrame([row]).T.reset_index().set_axis(["field", "value"], axis=1))
+    _print_frame(
+        read_query(
+            path,
+            "select split, segment, metric, value, n_rows from ml.metrics where run_id = ? "
+            "and segment = 'overall' order by split, metric",
+            [row.run_id],
+        )
+    )
+    _print_frame(
+        read_query(
+            path,
+            "select decided_at, decision, champion_before, champion_after, reason from ml.promotions "
+            "where model_name = ? and version = ? order by decided_at",
+            [args.task, int(row.version)],
+        )
+    )
+
+
+def _write_command(args: argparse.Namespace, path: Path) -> int:
+    """promote / rollback / sync, under the warehouse lock."""
+    if args.command == "promote":
+        row = promote(
+            path,
+            _load_task_config(args.task),
+            args.version,
+            args.force,
+            args.reason,
+            artifacts=args.artifacts,
+        )
+        print(f"ml.registry: {row['model_name']} v{row['version']}: {row['decision']}: {row['reason']}")
+        return 0 if row["decision"] != "rejected" else 2
+    if args.command == "rollback":
+        _load_task_config(args.task)
+        row = rollback(path, args.task, args.reason, args.artifacts)
+        print(f"ml.registry: {row['model_name']}: champion is v{row['version']} again ({row['reason']})")
+        return 0
+    for task in [args.task] if args.task else sorted(list_versions(path, None).model_name.unique()):
+        _sync_mlflow(path, task)
+        print(f"ml.registry: mirrored {task} into MLflow")
     return 0
 
 

@@ -17,8 +17,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,22 +36,34 @@ import numpy as np
 import pandas as pd
 
 from ml import tracking
-from ml.artifacts import artifacts_root, save_artifact, stored_path
+from ml.artifacts import artifacts_root, reconcile_artifacts, save_artifact, stored_path
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
 from ml.config import TaskConfig, available_tasks, load_config, task_configs
 from ml.cv import FoldScores, cross_validate, predict
-from ml.errors import AdscoreError, ConfigError
+from ml.errors import AdscoreError, ConfigError, DataValidationError
 from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
 from ml.explain import feature_bins, permutation_importance, safe_gain
+from ml.failpoints import failpoint
 from ml.fairness import FairnessSpec, fairness_rows
 from ml.features.pipeline import build_feature_pipeline
 from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
+from ml.lock import writer_lock
+from ml.logs import setup_logging
 from ml.model_card import write_card
-from ml.models import get_candidate
+from ml.models import Candidate, get_candidate
 from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
 from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
 from ml.validation import validate_training_data
-from ml.warehouse import db_path, read_training_snapshot, write_run_results
+from ml.warehouse import (
+    db_path,
+    end_run,
+    last_succeeded_run,
+    mark_interrupted_runs,
+    read_training_snapshot,
+    start_run,
+    unregistered_runs,
+    write_run_results,
+)
 
 log = logging.getLogger("ml.train")
 LIBRARIES = (
@@ -80,6 +94,11 @@ class Overrides:
     n_jobs: int | None = None
     candidates: tuple[str, ...] | None = None
     study_name: str | None = None
+    skip_unchanged: bool = False
+
+
+class UnchangedError(Exception):
+    """Raised by train_task with skip_unchanged when the same data and config already trained."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +195,7 @@ def train_task(
             f"{config.source}: training.metric: {t.metric!r} is not a {config.problem_type} "
             f"metric (allowed: {', '.join(metrics_for(config.problem_type))})"
         )
-    candidates = [get_candidate(name) for name in (overrides.candidates or t.candidates)]
+    candidates = _candidates(config, overrides.candidates)
     pipeline = build_feature_pipeline(config)  # resolves every component before any I/O
     spec = config.data
     ids = list(spec.id_columns)
@@ -187,6 +206,14 @@ def train_task(
     snapshot = read_training_snapshot(warehouse, spec.table, spec.folds_table, ids, spec.quality_report)
     frame, splits = validate_training_data(snapshot, config)
     snapshot_hash = data_hash(frame, snapshot.folds)
+    if overrides.skip_unchanged:
+        previous = last_succeeded_run(warehouse, config.task, snapshot_hash, config.config_hash())
+        if previous is not None:
+            raise UnchangedError(
+                f"{config.task}: skipped: training snapshot {snapshot_hash[:12]} and configuration "
+                f"{config.config_hash()[:12]} unchanged since run {previous['run_id']} "
+                f"(v{previous['version']})"
+            )
     train = frame.iloc[splits.train_rows].reset_index(drop=True)
     test = frame.iloc[splits.test_rows].reset_index(drop=True)
     log.info(
@@ -209,327 +236,369 @@ def train_task(
         infinite = np.isinf(X).any(axis=0)
         if infinite.any():
             bad = [feature_names[j] for j in np.flatnonzero(infinite)]
-            raise AdscoreError(f"features of the {name} split contain infinite values in: {', '.join(bad)}")
+            raise DataValidationError(
+                spec.table, [f"features of the {name} split are infinite in: {', '.join(bad)}"]
+            )
     log.info("%s: features: %d columns (%.1fs)", config.task, X_train.shape[1], time.perf_counter() - step)
 
     run_id = uuid.uuid4().hex
-    cv_rows: list[dict[str, Any]] = []
+    # From here on the run is visible as `running`; a crash leaves it for the next run to
+    # mark `interrupted`, an error marks it `failed`.  Bad configuration or data stopped above
+    # and wrote nothing.
+    start_run(
+        warehouse,
+        {
+            "run_id": run_id,
+            "task": config.task,
+            "status": "running",
+            "started_at": started_at,
+            "data_hash": snapshot_hash,
+            "config_hash": config.config_hash(),
+            "seed": seed,
+            "n_train_rows": len(train),
+            "n_test_rows": len(test),
+            "config_path": config.source,
+            "pid": os.getpid(),
+            "hostname": socket.gethostname(),
+        },
+    )
+    failpoint("train:after_running_row")
+    try:
+        cv_rows: list[dict[str, Any]] = []
 
-    def record(stage: str, candidate: str, trial: int | None, scores: FoldScores) -> None:
-        for fold, (value, n_tr, n_va) in enumerate(
-            zip(scores.values, scores.n_train, scores.n_valid, strict=True)
-        ):
-            cv_rows.append(
-                {
-                    "run_id": run_id,
-                    "stage": stage,
-                    "candidate": candidate,
-                    "trial_number": trial,
-                    "fold": fold,
-                    "metric": scores.metric,
-                    "value": value,
-                    "n_train_rows": n_tr,
-                    "n_valid_rows": n_va,
-                }
+        def record(stage: str, candidate: str, trial: int | None, scores: FoldScores) -> None:
+            for fold, (value, n_tr, n_va) in enumerate(
+                zip(scores.values, scores.n_train, scores.n_valid, strict=True)
+            ):
+                cv_rows.append(
+                    {
+                        "run_id": run_id,
+                        "stage": stage,
+                        "candidate": candidate,
+                        "trial_number": trial,
+                        "fold": fold,
+                        "metric": scores.metric,
+                        "value": value,
+                        "n_train_rows": n_tr,
+                        "n_valid_rows": n_va,
+                    }
+                )
+
+        # Selection: every candidate with its defaults on the same folds; best mean CV score wins.
+        step = time.perf_counter()
+        selection: dict[str, FoldScores] = {}
+        for cand in candidates:
+            scores = cross_validate(
+                partial(cand.make, problem, cand.defaults, seed, n_jobs),
+                X_train,
+                y_train,
+                splits.cv,
+                t.metric,
+                problem,
+                clip,
             )
+            selection[cand.name] = scores
+            record("selection", cand.name, None, scores)
+            log.info("%s: selection: %s mean CV %s %.4f", config.task, cand.name, t.metric, scores.mean)
+        pick = min if lower_is_better(t.metric) else max
+        winner = get_candidate(pick(selection, key=lambda k: selection[k].mean))
+        log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
 
-    # Selection: every candidate with its defaults on the same folds; best mean CV score wins.
-    step = time.perf_counter()
-    selection: dict[str, FoldScores] = {}
-    for cand in candidates:
-        scores = cross_validate(
-            partial(cand.make, problem, cand.defaults, seed, n_jobs),
+        step = time.perf_counter()
+        tuned = tune(
+            winner,
+            X_train,
+            y_train,
+            splits.cv,
+            problem_type=problem,
+            metric=t.metric,
+            search=search,
+            pruner=pruner,
+            n_trials=n_trials,
+            timeout=timeout,
+            seed=seed,
+            n_jobs=n_jobs,
+            clip=clip,
+            study_name=overrides.study_name or f"{config.task}-{run_id}",
+            storage=study_storage(),
+            resume=overrides.study_name is not None,
+        )
+        record("tuning", winner.name, tuned.best_trial, tuned.best_scores)
+        log.info(
+            "%s: tuning: %d %s trials (%s pruner, %d boosting rounds), best mean CV %s %.4f (%.1fs)",
+            config.task,
+            len(tuned.trials),
+            search,
+            pruner,
+            tuned.boosting_rounds,
+            t.metric,
+            tuned.best_scores.mean,
+            time.perf_counter() - step,
+        )
+
+        step = time.perf_counter()
+        model = winner.make(problem, tuned.best_params, seed, n_jobs)
+        model.fit(X_train, y_train)
+        pred_test = predict(model, X_test, problem, clip)
+        if not np.isfinite(pred_test).all():
+            raise AdscoreError("the refit model produced non-finite predictions on the test split")
+        oof = tuned.best_scores.oof
+        seen = ~np.isnan(oof)
+        threshold = None
+        calibrator = None
+        half_widths = None
+        figures = Path(tempfile.mkdtemp(prefix=f"adscore-{run_id}-"))
+        if problem == "classification":
+            # Calibration is chosen on out-of-fold predictions, and so is the decision
+            # threshold (on calibrated ones): never on the test split.
+            raw_test = pred_test
+            calibrator, calibration = calibrate(oof, y_train, splits.cv, raw_test, y_test)
+            pred_test = calibrator.apply(raw_test)
+            threshold = best_threshold(y_train[seen], calibrator.apply(oof[seen]))
+            plot_reliability(
+                {
+                    "before": reliability_curve(y_test, raw_test),
+                    f"after ({calibrator.method})": reliability_curve(y_test, pred_test),
+                },
+                f"{config.task}: reliability on the test split",
+                figures / "reliability.png",
+            )
+        else:
+            half_widths = conformal_half_widths(oof, y_train)
+            calibration = interval_rows(half_widths, pred_test, y_test, clip)
+        segments = {c: test[c].astype(str).to_numpy() for c in spec.segment_columns}
+        metrics = segment_metrics(problem, y_test, pred_test, segments, split="test", threshold=threshold)
+        cv_summary = pd.DataFrame(
+            [
+                {
+                    "split": "cv",
+                    "segment": "overall",
+                    "metric": f"{t.metric}_mean",
+                    "value": tuned.best_scores.mean,
+                    "n_rows": len(train),
+                },
+                {
+                    "split": "cv",
+                    "segment": "overall",
+                    "metric": f"{t.metric}_std",
+                    "value": float(np.std(tuned.best_scores.values)),
+                    "n_rows": len(train),
+                },
+            ]
+        )
+        metrics = pd.concat([cv_summary, metrics], ignore_index=True).assign(run_id=run_id)
+        headline = metrics.query(
+            "split == 'test' and segment == 'overall' and metric == @t.metric"
+        ).value.iloc[0]
+        fz = config.fairness
+        fairness = fairness_rows(
+            problem,
+            y_test,
+            pred_test,
+            {f: test[f].astype(str).to_numpy() for f in fz.features},
+            FairnessSpec(
+                fz.features,
+                fz.max_parity_difference,
+                fz.max_opportunity_difference,
+                fz.max_error_gap,
+                fz.min_group_size,
+            ),
+            threshold,
+        ).assign(run_id=run_id)
+        curve = learning_curve(
+            partial(winner.make, problem, tuned.best_params, seed, n_jobs),
             X_train,
             y_train,
             splits.cv,
             t.metric,
             problem,
             clip,
+            seed,
+        ).assign(run_id=run_id, candidate=winner.name)
+        plot_learning_curve(
+            curve, f"{config.task} ({winner.name}): learning curve", figures / "learning_curve.png"
         )
-        selection[cand.name] = scores
-        record("selection", cand.name, None, scores)
-        log.info("%s: selection: %s mean CV %s %.4f", config.task, cand.name, t.metric, scores.mean)
-    pick = min if lower_is_better(t.metric) else max
-    winner = get_candidate(pick(selection, key=lambda k: selection[k].mean))
-    log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
-
-    step = time.perf_counter()
-    tuned = tune(
-        winner,
-        X_train,
-        y_train,
-        splits.cv,
-        problem_type=problem,
-        metric=t.metric,
-        search=search,
-        pruner=pruner,
-        n_trials=n_trials,
-        timeout=timeout,
-        seed=seed,
-        n_jobs=n_jobs,
-        clip=clip,
-        study_name=overrides.study_name or f"{config.task}-{run_id}",
-        storage=study_storage(),
-        resume=overrides.study_name is not None,
-    )
-    record("tuning", winner.name, tuned.best_trial, tuned.best_scores)
-    log.info(
-        "%s: tuning: %d %s trials (%s pruner, %d boosting rounds), best mean CV %s %.4f (%.1fs)",
-        config.task,
-        len(tuned.trials),
-        search,
-        pruner,
-        tuned.boosting_rounds,
-        t.metric,
-        tuned.best_scores.mean,
-        time.perf_counter() - step,
-    )
-
-    step = time.perf_counter()
-    model = winner.make(problem, tuned.best_params, seed, n_jobs)
-    model.fit(X_train, y_train)
-    pred_test = predict(model, X_test, problem, clip)
-    if not np.isfinite(pred_test).all():
-        raise AdscoreError("the refit model produced non-finite predictions on the test split")
-    oof = tuned.best_scores.oof
-    seen = ~np.isnan(oof)
-    threshold = None
-    calibrator = None
-    half_widths = None
-    figures = Path(tempfile.mkdtemp(prefix=f"adscore-{run_id}-"))
-    if problem == "classification":
-        # Calibration is chosen on out-of-fold predictions, and so is the decision
-        # threshold (on calibrated ones): never on the test split.
-        raw_test = pred_test
-        calibrator, calibration = calibrate(oof, y_train, splits.cv, raw_test, y_test)
-        pred_test = calibrator.apply(raw_test)
-        threshold = best_threshold(y_train[seen], calibrator.apply(oof[seen]))
-        plot_reliability(
-            {
-                "before": reliability_curve(y_test, raw_test),
-                f"after ({calibrator.method})": reliability_curve(y_test, pred_test),
-            },
-            f"{config.task}: reliability on the test split",
-            figures / "reliability.png",
+        log.info(
+            "%s: refit on %d rows; test %s %.4f; calibration, fairness and learning curve (%.1fs)",
+            config.task,
+            len(train),
+            t.metric,
+            headline,
+            time.perf_counter() - step,
         )
-    else:
-        half_widths = conformal_half_widths(oof, y_train)
-        calibration = interval_rows(half_widths, pred_test, y_test, clip)
-    segments = {c: test[c].astype(str).to_numpy() for c in spec.segment_columns}
-    metrics = segment_metrics(problem, y_test, pred_test, segments, split="test", threshold=threshold)
-    cv_summary = pd.DataFrame(
-        [
-            {
-                "split": "cv",
-                "segment": "overall",
-                "metric": f"{t.metric}_mean",
-                "value": tuned.best_scores.mean,
-                "n_rows": len(train),
-            },
-            {
-                "split": "cv",
-                "segment": "overall",
-                "metric": f"{t.metric}_std",
-                "value": float(np.std(tuned.best_scores.values)),
-                "n_rows": len(train),
-            },
-        ]
-    )
-    metrics = pd.concat([cv_summary, metrics], ignore_index=True).assign(run_id=run_id)
-    headline = metrics.query("split == 'test' and segment == 'overall' and metric == @t.metric").value.iloc[0]
-    fz = config.fairness
-    fairness = fairness_rows(
-        problem,
-        y_test,
-        pred_test,
-        {f: test[f].astype(str).to_numpy() for f in fz.features},
-        FairnessSpec(
-            fz.features,
-            fz.max_parity_difference,
-            fz.max_opportunity_difference,
-            fz.max_error_gap,
-            fz.min_group_size,
-        ),
-        threshold,
-    ).assign(run_id=run_id)
-    curve = learning_curve(
-        partial(winner.make, problem, tuned.best_params, seed, n_jobs),
-        X_train,
-        y_train,
-        splits.cv,
-        t.metric,
-        problem,
-        clip,
-        seed,
-    ).assign(run_id=run_id, candidate=winner.name)
-    plot_learning_curve(
-        curve, f"{config.task} ({winner.name}): learning curve", figures / "learning_curve.png"
-    )
-    log.info(
-        "%s: refit on %d rows; test %s %.4f; calibration, fairness and learning curve (%.1fs)",
-        config.task,
-        len(train),
-        t.metric,
-        headline,
-        time.perf_counter() - step,
-    )
 
-    # Explanations: the booster's gain and the holdout loss increase when a column is shuffled.
-    importance = pd.concat(
-        [
-            safe_gain(winner, model, feature_names),
-            permutation_importance(
-                lambda X: predict(model, X, problem, clip), X_test, y_test, t.metric, feature_names, seed
-            ),
-        ],
-        ignore_index=True,
-    ).assign(run_id=run_id)
+        # Explanations: the booster's gain and the holdout loss increase when a column is shuffled.
+        importance = pd.concat(
+            [
+                safe_gain(winner, model, feature_names),
+                permutation_importance(
+                    lambda X: predict(model, X, problem, clip), X_test, y_test, t.metric, feature_names, seed
+                ),
+            ],
+            ignore_index=True,
+        ).assign(run_id=run_id)
 
-    # The promotion gate: this version against the current champion on the same holdout.
-    model_name = config.task
-    checks = quality_checks(problem, fairness, calibration, config.promotion)
-    decision = compare_with_champion(
-        config, current_champion(warehouse, model_name), test, y_test, pred_test, checks, seed, artifacts
-    )
-    log.info("%s: promotion gate: %s", config.task, decision.reason)
+        # The promotion gate: this version against the current champion on the same holdout.
+        model_name = config.task
+        checks = quality_checks(problem, fairness, calibration, config.promotion)
+        decision = compare_with_champion(
+            config, current_champion(warehouse, model_name), test, y_test, pred_test, checks, seed, artifacts
+        )
+        log.info("%s: promotion gate: %s", config.task, decision.reason)
 
-    versions = library_versions()
-    sha = git_sha()
-    manifest_meta = {
-        "model_name": model_name,
-        "problem_type": problem,
-        "target": spec.target,
-        "feature_names": feature_names,
-        "input_columns": config.input_columns(),
-        "params": tuned.best_params,
-        "seed": seed,
-        "data_hash": snapshot_hash,
-        "config_hash": config.config_hash(),
-        "config": config.as_dict(),
-        "prediction_range": list(clip) if clip else None,
-        "decision_threshold": threshold,
-        "calibrator": calibrator.as_dict() if calibrator else None,
-        "interval_half_widths": half_widths,
-        "feature_bins": feature_bins(X_train, feature_names),
-        "snapshot": _snapshot_summary(spec.table, frame, spec.date_column),
-        "library_versions": versions,
-        "git_sha": sha,
-        "created_at": _now().isoformat(),
-    }
-    artifact = save_artifact(
-        artifacts,
-        config.task,
-        run_id,
-        winner.name,
-        pipeline,
-        model,
-        manifest_meta,
-        figures=sorted(figures.glob("*.png")),
-    )
-    shutil.rmtree(figures, ignore_errors=True)
-
-    mlflow_run_id = None
-    if track:
-        tags = {
-            "adscore.run_id": run_id,
-            "adscore.task": config.task,
-            "adscore.data_hash": snapshot_hash,
-            "adscore.git_sha": sha or "",
+        versions = library_versions()
+        sha = git_sha()
+        manifest_meta = {
+            "model_name": model_name,
+            "problem_type": problem,
+            "target": spec.target,
+            "feature_names": feature_names,
+            "input_columns": config.input_columns(),
+            "params": tuned.best_params,
+            "seed": seed,
+            "data_hash": snapshot_hash,
+            "config_hash": config.config_hash(),
+            "config": config.as_dict(),
+            "prediction_range": list(clip) if clip else None,
+            "decision_threshold": threshold,
+            "calibrator": calibrator.as_dict() if calibrator else None,
+            "interval_half_widths": half_widths,
+            "feature_bins": feature_bins(X_train, feature_names),
+            "snapshot": _snapshot_summary(spec.table, frame, spec.date_column),
+            "library_versions": versions,
+            "git_sha": sha,
+            "created_at": _now().isoformat(),
         }
-        with tracking.start_run(f"adscore-{config.task}", run_id, tags) as mlrun:
-            mlflow_run_id = mlrun.info.run_id
-            flat = {
-                f"{r.split}_{r.metric}"
-                + ("" if r.segment == "overall" else "_" + r.segment.replace("=", "_")): r.value
-                for r in metrics.itertuples()
-            }
-            params = {
-                "estimator": winner.name,
-                "seed": seed,
-                "search": search,
-                "pruner": pruner,
-                "n_trials": n_trials,
-                "config_hash": config.config_hash(),
-                **{f"param_{k}": v for k, v in tuned.best_params.items()},
-            }
-            tracking.log_run(params, flat, artifact.manifest_path.parent)
+        artifact = save_artifact(
+            artifacts,
+            config.task,
+            run_id,
+            winner.name,
+            pipeline,
+            model,
+            manifest_meta,
+            figures=sorted(figures.glob("*.png")),
+        )
+        shutil.rmtree(figures, ignore_errors=True)
+        failpoint("train:after_artifact")
 
-    finished_at = _now()
-    run_row = {
-        "run_id": run_id,
-        "task": config.task,
-        "status": "succeeded",
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "data_hash": snapshot_hash,
-        "config_hash": config.config_hash(),
-        "seed": seed,
-        "estimator": winner.name,
-        "n_train_rows": len(train),
-        "n_test_rows": len(test),
-        "library_versions": json.dumps(versions, sort_keys=True),
-        "git_sha": sha,
-        "mlflow_run_id": mlflow_run_id,
-        "config_path": config.source,
-    }
-    version, promotion = write_run_results(
-        warehouse,
-        run_row,
-        {
-            "metrics": metrics,
-            "cv_results": pd.DataFrame(cv_rows),
-            "hpo_trials": tuned.trials.assign(run_id=run_id),
-            "learning_curves": curve,
-            "calibration": calibration.assign(run_id=run_id),
-            "fairness": fairness,
-            "feature_importance": importance,
-        },
-        model_name,
-        {
+        mlflow_run_id = None
+        if track:
+            tags = {
+                "adscore.run_id": run_id,
+                "adscore.task": config.task,
+                "adscore.data_hash": snapshot_hash,
+                "adscore.git_sha": sha or "",
+            }
+            with tracking.start_run(f"adscore-{config.task}", run_id, tags) as mlrun:
+                mlflow_run_id = mlrun.info.run_id
+                flat = {
+                    f"{r.split}_{r.metric}"
+                    + ("" if r.segment == "overall" else "_" + r.segment.replace("=", "_")): r.value
+                    for r in metrics.itertuples()
+                }
+                params = {
+                    "estimator": winner.name,
+                    "seed": seed,
+                    "search": search,
+                    "pruner": pruner,
+                    "n_trials": n_trials,
+                    "config_hash": config.config_hash(),
+                    **{f"param_{k}": v for k, v in tuned.best_params.items()},
+                }
+                tracking.log_run(params, flat, artifact.manifest_path.parent)
+
+        finished_at = _now()
+        run_row = {
             "run_id": run_id,
+            "task": config.task,
+            "status": "succeeded",
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "data_hash": snapshot_hash,
+            "config_hash": config.config_hash(),
+            "seed": seed,
             "estimator": winner.name,
-            "artifact_path": stored_path(artifact.manifest_path, artifacts),
-            "artifact_sha256": artifact.sha256,
-            "created_at": finished_at,
-        },
-        decision.row(snapshot_hash, "ml.train", finished_at),
-        decision.promote,
-    )
-    log.info(
-        "%s: registered %s version %d (%s), %s: %s; artifact %s",
-        config.task,
-        model_name,
-        version,
-        winner.name,
-        promotion["decision"],
-        promotion["reason"],
-        artifact.manifest_path,
-    )
-    card = write_card(warehouse, model_name, version, artifacts)
-    if track and mlflow_run_id:
-        tracking.log_file(mlflow_run_id, card, "model")
-        sync_mlflow(warehouse, model_name)
-    return RunSummary(
-        run_id,
-        config.task,
-        model_name,
-        version,
-        winner.name,
-        t.metric,
-        tuned.best_scores.mean,
-        metrics[metrics.split == "test"],
-        artifact.manifest_path,
-        str(promotion["decision"]),
-        str(promotion["reason"]),
-        card,
-    )
+            "n_train_rows": len(train),
+            "n_test_rows": len(test),
+            "library_versions": json.dumps(versions, sort_keys=True),
+            "git_sha": sha,
+            "mlflow_run_id": mlflow_run_id,
+            "config_path": config.source,
+            "pid": os.getpid(),
+            "hostname": socket.gethostname(),
+        }
+        version, promotion = write_run_results(
+            warehouse,
+            run_row,
+            {
+                "metrics": metrics,
+                "cv_results": pd.DataFrame(cv_rows),
+                "hpo_trials": tuned.trials.assign(run_id=run_id),
+                "learning_curves": curve,
+                "calibration": calibration.assign(run_id=run_id),
+                "fairness": fairness,
+                "feature_importance": importance,
+            },
+            model_name,
+            {
+                "run_id": run_id,
+                "estimator": winner.name,
+                "artifact_path": stored_path(artifact.manifest_path, artifacts),
+                "artifact_sha256": artifact.sha256,
+                "created_at": finished_at,
+            },
+            decision.row(snapshot_hash, "ml.train", finished_at),
+            decision.promote,
+        )
+        log.info(
+            "%s: registered %s version %d (%s), %s: %s; artifact %s",
+            config.task,
+            model_name,
+            version,
+            winner.name,
+            promotion["decision"],
+            promotion["reason"],
+            artifact.manifest_path,
+        )
+        failpoint("train:after_commit")
+        card = write_card(warehouse, model_name, version, artifacts)
+        if track and mlflow_run_id:
+            tracking.log_file(mlflow_run_id, card, "model")
+            sync_mlflow(warehouse, model_name)
+        return RunSummary(
+            run_id,
+            config.task,
+            model_name,
+            version,
+            winner.name,
+            t.metric,
+            tuned.best_scores.mean,
+            metrics[metrics.split == "test"],
+            artifact.manifest_path,
+            str(promotion["decision"]),
+            str(promotion["reason"]),
+            card,
+        )
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+        end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Candidate]:
+    """The candidates to cross-validate; an unknown name names the file (or the option)."""
+    where = "--candidates" if override else config.source
+    try:
+        return [get_candidate(name) for name in (override or config.training.candidates)]
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def preflight(config: TaskConfig, warehouse: Path) -> None:
     """Validate a task's configuration and data without training (raises like train_task)."""
     build_feature_pipeline(config)
-    for name in config.training.candidates:
-        get_candidate(name)
+    _candidates(config, None)
     spec = config.data
     snapshot = read_training_snapshot(
         warehouse, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
@@ -556,8 +625,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study-name", help="Optuna study to create or resume (one task only)")
     parser.add_argument("--n-jobs", type=int)
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
+    parser.add_argument(
+        "--skip-unchanged",
+        action="store_true",
+        help="skip a task whose training snapshot hash and configuration hash match its latest run",
+    )
+    parser.add_argument("--lock-timeout", type=float, help="seconds to wait for the warehouse lock")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    setup_logging()
 
     try:
         configs = [load_config(args.config)] if args.config is not None else task_configs(args.task)
@@ -571,31 +646,43 @@ def main(argv: list[str] | None = None) -> int:
             args.n_jobs,
             candidates,
             args.study_name,
+            args.skip_unchanged,
         )
-        # Every task's configuration and data are checked before any is trained, so that a
-        # bad table stops the whole command before anything is written.
-        for config in configs:
-            preflight(config, db_path(args.duckdb))
-        for config in configs:
-            summary = train_task(
-                config,
-                db_path(args.duckdb),
-                artifacts_root(args.artifacts),
-                overrides,
-                track=not args.no_mlflow,
-            )
-            overall = summary.test_metrics.query("segment == 'overall'").set_index("metric").value
-            shown = ", ".join(
-                f"{m} {overall[m]:.3f}" for m in metrics_for(config.problem_type) if m in overall
-            )
-            print(
-                f"ml.train: {summary.task}: {summary.model_name} v{summary.version} ({summary.estimator}), "
-                f"CV {summary.metric} {summary.cv_score:.3f}, test {shown}; {summary.decision}; "
-                f"model card {summary.model_card}"
-            )
+        warehouse, artifacts = db_path(args.duckdb), artifacts_root(args.artifacts)
+        with writer_lock(
+            warehouse, "ml.train " + " ".join(argv if argv is not None else sys.argv[1:]), args.lock_timeout
+        ):
+            return _train_all(configs, warehouse, artifacts, overrides, not args.no_mlflow)
     except AdscoreError as exc:
         print(f"ml.train: error: {exc}", file=sys.stderr)
         return exc.exit_code
+
+
+def _train_all(
+    configs: list[TaskConfig], warehouse: Path, artifacts: Path, overrides: Overrides, track: bool
+) -> int:
+    """Under the writer lock: tidy after crashed runs, check every task, then train each."""
+    for run_id in mark_interrupted_runs(warehouse):
+        log.warning("run %s was left running by a process that is gone: marked interrupted", run_id)
+    for action in reconcile_artifacts(artifacts, unregistered_runs(warehouse)):
+        log.warning("%s", action)
+    # Every task's configuration and data are checked before any is trained, so that a
+    # bad table stops the whole command before anything is written.
+    for config in configs:
+        preflight(config, warehouse)
+    for config in configs:
+        try:
+            summary = train_task(config, warehouse, artifacts, overrides, track=track)
+        except UnchangedError as skipped:
+            print(f"ml.train: {skipped}")
+            continue
+        overall = summary.test_metrics.query("segment == 'overall'").set_index("metric").value
+        shown = ", ".join(f"{m} {overall[m]:.3f}" for m in metrics_for(config.problem_type) if m in overall)
+        print(
+            f"ml.train: {summary.task}: {summary.model_name} v{summary.version} ({summary.estimator}), "
+            f"CV {summary.metric} {summary.cv_score:.3f}, test {shown}; {summary.decision}; "
+            f"model card {summary.model_card}"
+        )
     return 0
 
 

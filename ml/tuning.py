@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -172,7 +173,8 @@ def tune(
         scores[trial.number] = result
         return result.mean
 
-    study.optimize(objective, n_trials=n_trials, timeout=timeout)
+    # A progress bar for people watching a terminal; log lines only for scheduled jobs.
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, show_progress_bar=sys.stderr.isatty())
     if storage is not None and not resume:
         optuna.copy_study(
             from_study_name=study.study_name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from ml.errors import DataValidationError, WarehouseError
+from ml.failpoints import failpoint
 
 DEFAULT_DB_PATH = "warehouse/adscore.duckdb"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,7 +43,10 @@ ML_TABLES: dict[str, str] = {
         library_versions varchar,
         git_sha varchar,
         mlflow_run_id varchar,
-        config_path varchar
+        config_path varchar,
+        pid integer,
+        hostname varchar,
+        error varchar
     """,
     "model_versions": """
         model_name varchar not null,
@@ -312,8 +317,12 @@ def _quality_failures(con: duckdb.DuckDBPyConnection, report: str) -> list[str]:
     ]
 
 
+# Columns added after a table was first released: (table, column, type), added on open.
+MIGRATIONS = (("runs", "pid", "integer"), ("runs", "hostname", "varchar"), ("runs", "error", "varchar"))
+
+
 @contextmanager
-def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(path: Path, label: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
     """A write transaction on the warehouse with the ml schema in place: everything in the
     block is committed together, or rolled back on any error (a killed process leaves
     nothing either: DuckDB discards an uncommitted transaction on recovery)."""
@@ -322,6 +331,8 @@ def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             ensure_ml_schema(con)
             yield con
+            if label:
+                failpoint(f"{label}:before_commit")
             con.execute("commit")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
@@ -334,6 +345,8 @@ def ensure_ml_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists ml")
     for name, ddl in ML_TABLES.items():
         con.execute(f"create table if not exists ml.{name} ({ddl})")
+    for table, column, kind in MIGRATIONS:
+        con.execute(f"alter table ml.{table} add column if not exists {column} {kind}")
 
 
 def _alias_version(con: duckdb.DuckDBPyConnection, model_name: str, alias: str) -> int | None:
@@ -370,7 +383,8 @@ def write_run_results(
     transaction.  The first version becomes ``champion``; a later one becomes ``champion`` if
     the gate passed against the version that is still champion, else ``challenger``.
     """
-    with transaction(path) as con:
+    with transaction(path, "train") as con:
+        con.execute("delete from ml.runs where run_id = ?", [run["run_id"]])  # its `running` row
         _insert_frame(con, "runs", pd.DataFrame([run]))
         for name, frame in tables.items():
             if name not in ML_TABLES:
@@ -421,7 +435,7 @@ def move_champion(
 ) -> None:
     """Make ``version`` the champion and record ``row`` in ml.promotions, in one transaction,
     only if the champion is still ``expected_champion`` (no lost update)."""
-    with transaction(path) as con:
+    with transaction(path, "registry") as con:
         exists = con.execute(
             "select count(*) from ml.model_versions where model_name = ? and version = ?",
             [model_name, version],
@@ -444,14 +458,14 @@ def move_champion(
 
 def record_promotion(path: Path, row: dict) -> None:
     """Record a decision that moved no alias (the gate refused)."""
-    with transaction(path) as con:
+    with transaction(path, "registry") as con:
         _insert_frame(con, "promotions", pd.DataFrame([row]))
 
 
 def write_scores(path: Path, scoring_run: dict, tables: dict[str, pd.DataFrame], replace: bool) -> int:
     """Write one scoring run in one transaction; rows already present (same keys) are kept
     unless ``replace``.  Returns the number of score rows inserted or replaced."""
-    with transaction(path) as con:
+    with transaction(path, "score") as con:
         written = 0
         for name, frame in tables.items():
             if name not in ML_TABLES:
@@ -467,6 +481,92 @@ def write_scores(path: Path, scoring_run: dict, tables: dict[str, pd.DataFrame],
         run = {k: v for k, v in scoring_run.items() if k != "output"}
         _insert_frame(con, "scoring_runs", pd.DataFrame([{**run, "n_rows_scored": written}]))
     return written
+
+
+def start_run(path: Path, run: dict) -> None:
+    """Record a run as ``running`` (its own short transaction)."""
+    with transaction(path) as con:
+        _insert_frame(con, "runs", pd.DataFrame([run]))
+
+
+def end_run(path: Path, run_id: str, status: str, error: str) -> None:
+    """Mark a ``running`` run ``failed`` or ``interrupted`` (a finished run is left alone)."""
+    with transaction(path) as con:
+        con.execute(
+            "update ml.runs set status = ?, error = ?, finished_at = ? "
+            "where run_id = ? and status = 'running'",
+            [status, error[:2000], _utc_now(), run_id],
+        )
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted_runs(path: Path) -> list[str]:
+    """Mark ``running`` runs whose process is gone as ``interrupted``; returns their ids.
+
+    Called by writers holding the warehouse lock, so a run on another host cannot be alive
+    either (its writer would hold the lock)."""
+    if not path.exists():
+        return []
+    here = socket.gethostname()
+    with transaction(path) as con:
+        rows = con.execute("select run_id, pid, hostname from ml.runs where status = 'running'").fetchall()
+        gone = [
+            run_id
+            for run_id, pid, host in rows
+            if not (host == here and pid and pid != os.getpid() and pid_alive(int(pid)))
+        ]
+        for run_id in gone:
+            con.execute(
+                "update ml.runs set status = 'interrupted', finished_at = ?, "
+                "error = 'process ended without finishing (killed or crashed)' where run_id = ?",
+                [_utc_now(), run_id],
+            )
+    return gone
+
+
+def unregistered_runs(path: Path) -> set[str]:
+    """Runs that ended (failed or interrupted) without registering a version."""
+    if not path.exists():
+        return set()
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "ml.runs"):
+            return set()
+        rows = con.execute(
+            "select run_id from ml.runs where status in ('failed', 'interrupted') "
+            "and run_id not in (select run_id from ml.model_versions)"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def last_succeeded_run(path: Path, task: str, data_hash: str, config_hash: str) -> dict | None:
+    """The latest succeeded run of ``task`` on this data and configuration, with its version."""
+    if not path.exists():
+        return None
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "ml.runs") or not table_exists(con, "ml.model_versions"):
+            return None
+        rows = con.execute(
+            "select r.run_id, v.version from ml.runs r join ml.model_versions v using (run_id) "
+            "where r.task = ? and r.status = 'succeeded' and r.data_hash = ? and r.config_hash = ? "
+            "order by r.finished_at desc limit 1",
+            [task, data_hash, config_hash],
+        ).fetchall()
+    return {"run_id": rows[0][0], "version": int(rows[0][1])} if rows else None
+
+
+def _utc_now() -> object:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -19,16 +19,20 @@ from ml.errors import ConfigError
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _texts(X: Any) -> list[str]:
-    """The single text column of X as a list of str ('' for missing)."""
+def _per_unique(X: Any, score: Any, width: int) -> np.ndarray:
+    """Apply ``score(text) -> row`` once per distinct text of the single column of X (ad
+    copy repeats across ad sets and platforms); missing values score as ''."""
     if isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
             raise ValueError(f"expected one text column, got {X.shape[1]}")
-        X = X.iloc[:, 0]
-    values = X.tolist() if isinstance(X, pd.Series) else np.asarray(X, dtype=object).reshape(-1).tolist()
-    return [
-        "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values
-    ]
+        column = X.iloc[:, 0]
+    else:
+        column = X if isinstance(X, pd.Series) else pd.Series(np.asarray(X, dtype=object).reshape(-1))
+    codes, unique = pd.factorize(column, use_na_sentinel=True)
+    texts = [str(t) for t in unique] + [""]
+    codes = np.where(codes < 0, len(texts) - 1, codes)
+    rows = np.array([score(t) for t in texts], dtype=float).reshape(-1, width)
+    return rows[codes]
 
 
 class _TextTransformer(TransformerMixin, BaseEstimator):
@@ -54,8 +58,7 @@ class TextLengthTransformer(_TextTransformer):
     _names = ("chars", "words")
 
     def transform(self, X: Any) -> np.ndarray:
-        texts = _texts(X)
-        return np.array([[len(t), len(_WORD.findall(t))] for t in texts], dtype=float).reshape(-1, 2)
+        return _per_unique(X, lambda t: (len(t), len(_WORD.findall(t))), 2)
 
 
 SENTIMENT_MODELS = ("vader",)
@@ -88,8 +91,5 @@ class SentimentTransformer(_TextTransformer):
             )
 
     def transform(self, X: Any) -> np.ndarray:
-        # Each distinct text is scored once (ad copy repeats across ad sets and platforms).
-        unique, inverse = np.unique(np.asarray(_texts(X), dtype=object), return_inverse=True)
         analyzer = _vader()
-        scores = np.array([analyzer.polarity_scores(t)["compound"] for t in unique], dtype=float)
-        return scores[inverse].reshape(-1, 1)
+        return _per_unique(X, lambda t: analyzer.polarity_scores(t)["compound"], 1)

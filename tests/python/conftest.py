@@ -50,6 +50,10 @@ class Warehouse:
             sys.executable, "-m", "ml.train", "--n-trials", "2", "--artifacts", str(self.artifacts), *extra
         )
 
+    def with_env(self, **extra: str) -> Warehouse:
+        """The same warehouse, its commands run with extra environment variables."""
+        return Warehouse(self.root, self.raw, self.truth, self.duckdb, self.artifacts, {**self.env, **extra})
+
     def with_raw(self, root: Path, raw: Path) -> Warehouse:
         """A copy of this warehouse (file and artifacts) reading another raw folder."""
         root.mkdir(parents=True, exist_ok=True)

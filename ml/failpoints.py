@@ -1,0 +1,27 @@
+"""Named crash points for the fault-injection tests.
+
+``ADSCORE_FAILPOINT=<name>`` makes the process SIGKILL itself when it reaches ``<name>``
+(e.g. ``train:before_commit``), the same as an OOM kill or a node loss at that instant: no
+exception handler, ``finally`` block or atexit hook runs. Unset (always, outside tests), a
+failpoint does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "ADSCORE_FAILPOINT"
+POINTS = (
+    "train:after_running_row",  # the run is marked running, nothing else written
+    "train:after_artifact",  # the artifact folder is in place, the registry not yet written
+    "train:before_commit",  # every row inserted, the transaction not committed
+    "train:after_commit",  # committed; model card and MLflow mirror not yet done
+    "score:before_commit",
+    "registry:before_commit",
+)
+
+
+def failpoint(name: str) -> None:
+    if os.environ.get(ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,135 @@
+"""One writer at a time: the warehouse-level lock every writing command takes.
+
+    python -m ml.lock [--timeout S] -- dbt build [dbt args]     # run any command under it
+
+DuckDB lets one process write a database file, and fails the second one at once ("Could not
+set lock on file"). adscore's writers (dbt build, ml.train, ml.score, ml.registry,
+ml.pipeline) first take an exclusive ``flock`` on ``<warehouse>.lock``; a second writer
+waits up to ``--lock-timeout`` / ``$ADSCORE_LOCK_TIMEOUT`` seconds (default 60), then exits
+with code 7 naming the holder (pid, command, host, since when), which the holder writes into
+the lock file. The kernel releases the lock when the holder dies, even by SIGKILL, so a
+crash never leaves a stale lock. A holder's child processes (the pipeline's dbt and ml
+steps) run under the parent's lock: the parent exports ``$ADSCORE_LOCK_HELD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ml.errors import LockError
+from ml.warehouse import db_path, pid_alive
+
+HELD_ENV = "ADSCORE_LOCK_HELD"
+TIMEOUT_ENV = "ADSCORE_LOCK_TIMEOUT"
+DEFAULT_TIMEOUT = 60.0
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+def default_timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV)
+    try:
+        return float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        raise LockError(f"${TIMEOUT_ENV}: expected seconds, got {raw!r}") from None
+
+
+def holder(path: Path) -> dict:
+    """What the current holder wrote into the lock file ({} when unknown)."""
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _held_by_parent(path: Path) -> bool:
+    """True when an ancestor holds this lock and passed it down through the environment."""
+    held = os.environ.get(HELD_ENV, "")
+    target, _, pid = held.rpartition(":")
+    if target != str(path.resolve()) or not pid.isdigit():
+        return False
+    info = holder(path)
+    return info.get("pid") == int(pid) and pid_alive(int(pid))
+
+
+@contextmanager
+def writer_lock(warehouse: Path, command: str, timeout: float | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock for the block (re-entrant for child processes)."""
+    path = lock_path(warehouse)
+    if _held_by_parent(path):
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wait = default_timeout() if timeout is None else timeout
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    info = holder(path)
+                    raise LockError(
+                        f"warehouse {warehouse} is locked by another writer: pid {info.get('pid', '?')} "
+                        f"({info.get('command', 'unknown command')}) on {info.get('host', '?')} since "
+                        f"{info.get('since', '?')}; waited {wait:g}s (--lock-timeout / ${TIMEOUT_ENV})"
+                    ) from None
+                time.sleep(0.2)
+        info = {
+            "pid": os.getpid(),
+            "command": command,
+            "host": socket.gethostname(),
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        os.fsync(fd)
+        previous = os.environ.get(HELD_ENV)
+        os.environ[HELD_ENV] = f"{path.resolve()}:{os.getpid()}"
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(HELD_ENV, None)
+            else:
+                os.environ[HELD_ENV] = previous
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.lock", description=__doc__.split("\n")[0])
+    parser.add_argument("--duckdb", type=Path, help="warehouse file (default $DUCKDB_PATH)")
+    parser.add_argument("--timeout", type=float, help=f"seconds to wait (default ${TIMEOUT_ENV} or 60)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run under the lock")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("a command to run is required, e.g. -- dbt build")
+    try:
+        with writer_lock(db_path(args.duckdb), " ".join(command), args.timeout):
+            return subprocess.run(command, check=False).returncode
+    except LockError as exc:
+        print(f"ml.lock: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

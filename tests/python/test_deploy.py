@@ -1,0 +1,67 @@
+"""Docker and Kubernetes files: no container engine runs here, so check what can be checked."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+
+import yaml
+
+from tests.python.conftest import REPO
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def instructions(name: str) -> list[str]:
+    """Arguments of every ``name`` instruction (continuation lines joined)."""
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
+    return [line.split(None, 1)[1] for line in joined.splitlines() if line.startswith(name + " ")]
+
+
+def manifests() -> dict[str, dict]:
+    docs = {}
+    for path in sorted((REPO / "deploy" / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            docs[doc["kind"]] = doc
+    return docs
+
+
+def test_dockerfile_builds_the_pinned_environment_and_runs_the_pipeline() -> None:
+    base = instructions("FROM")[0]
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert base.startswith("python:3.11") and requires == ">=3.11,<3.12"
+    runs = " ".join(instructions("RUN"))
+    assert "-r requirements.lock" in runs and "--no-deps -e ." in runs
+    copied = {shlex.split(c)[0] for c in instructions("COPY")}
+    assert {
+        "requirements.lock",
+        "ml",
+        "models",
+        "macros",
+        "seeds",
+        "tests",
+        "profiles",
+        "dbt_project.yml",
+    } <= copied
+    assert instructions("ENTRYPOINT") == ['["python", "-m", "ml.pipeline"]']
+    assert any(u.strip() == "10001" for u in instructions("USER"))
+
+
+def test_cronjob_runs_the_same_command_on_the_persistent_volume() -> None:
+    docs = manifests()
+    cron, pvc = docs["CronJob"], docs["PersistentVolumeClaim"]
+    assert cron["apiVersion"] == "batch/v1" and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "ml.pipeline"]
+    makefile = (REPO / "Makefile").read_text()
+    assert "$(BIN)/python -m ml.pipeline" in makefile
+    (volume,) = pod["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    (mount,) = container["volumeMounts"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    for name in ("DUCKDB_PATH", "ADSCORE_RAW_DIR", "ADSCORE_ARTIFACTS_DIR"):
+        assert env[name].startswith(mount["mountPath"] + "/")
+        assert f"{name}={env[name]}" in re.sub(r"\s+", " ", DOCKERFILE)
+    assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"]

@@ -1,0 +1,351 @@
+"""Scheduled jobs: the pipeline, the writer lock, crashes (SIGKILL), bad config and data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from ml.config import default_config_path
+from ml.failpoints import POINTS
+from tests.python.conftest import REPO, Warehouse, ml_row_counts
+
+pytestmark = pytest.mark.integration
+
+ML_TABLES = (
+    "runs",
+    "model_versions",
+    "model_aliases",
+    "promotions",
+    "metrics",
+    "cv_results",
+    "hpo_trials",
+    "feature_importance",
+    "ad_scores",
+    "account_health_scores",
+    "scoring_runs",
+)
+
+
+def query(wh: Warehouse, sql: str) -> list[tuple]:
+    with duckdb.connect(str(wh.duckdb), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def fresh_copy(wh: Warehouse, root: Path) -> Warehouse:
+    copy = wh.with_raw(root, wh.raw)
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute("drop schema if exists ml cascade")
+    return copy
+
+
+def registry_problems(wh: Warehouse) -> list[str]:
+    result = wh.ml("registry", "check")
+    return [line for line in result.stdout.splitlines() if "problem(s)" not in line]
+
+
+def artifact_folders(wh: Warehouse) -> set[str]:
+    return (
+        {p.name for p in (wh.artifacts / "ad_score").iterdir()}
+        if (wh.artifacts / "ad_score").exists()
+        else set()
+    )
+
+
+# --- crashes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", [p for p in POINTS if p.startswith("train:")])
+def test_sigkill_during_training_leaves_a_consistent_registry(trained, tmp_path: Path, point: str) -> None:
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    before = ml_row_counts(copy, ML_TABLES)
+    killed = copy.with_env(ADSCORE_FAILPOINT=point).ml(
+        "train", "--task", "ad_score", "--n-trials", "2", "--no-mlflow"
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    # The warehouse opens; the registry never points at a missing or mismatched artifact.
+    assert all("is running" in p for p in registry_problems(copy)), registry_problems(copy)
+    after_kill = ml_row_counts(copy, ML_TABLES)
+    committed = point == "train:after_commit"
+    assert after_kill["model_versions"] == before["model_versions"] + (1 if committed else 0)
+    if not committed:
+        assert {t: n for t, n in after_kill.items() if t != "runs"} == {
+            t: n for t, n in before.items() if t != "runs"
+        }
+
+    again = copy.ml("train", "--task", "ad_score", "--n-trials", "2", "--no-mlflow")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert registry_problems(copy) == []
+    statuses = [
+        r[0] for r in query(copy, "select status from ml.runs where task = 'ad_score' order by started_at")
+    ]
+    assert statuses == (["succeeded"] * 3 if committed else ["succeeded", "interrupted", "succeeded"])
+    if not committed:
+        assert "marked interrupted" in again.stderr
+    # No temporary folder is left and every version folder is registered (orphans moved aside).
+    folders = artifact_folders(copy)
+    assert not any(f.startswith(".") for f in folders)
+    registered = {
+        r[0] for r in query(copy, "select run_id from ml.model_versions where model_name = 'ad_score'")
+    }
+    assert folders == registered
+
+
+def test_sigkill_during_scoring_writes_nothing_and_the_rerun_scores_everything(
+    trained, tmp_path: Path
+) -> None:
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    before = ml_row_counts(copy, ML_TABLES)
+    killed = copy.with_env(ADSCORE_FAILPOINT="score:before_commit").ml("score", "--task", "ad_score")
+    assert killed.returncode == -signal.SIGKILL
+    assert ml_row_counts(copy, ML_TABLES) == before
+    again = copy.ml("score", "--task", "ad_score")
+    assert again.returncode == 0, again.stderr[-2000:]
+    n_ads = query(copy, "select count(*) from marts.ad_score_features")[0][0]
+    assert query(copy, "select count(*), count(distinct ad_id) from ml.ad_scores") == [(n_ads, n_ads)]
+
+
+def test_sigkill_during_dbt_build_then_the_rebuild_succeeds(trained, tmp_path: Path) -> None:
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    before = ml_row_counts(copy, ML_TABLES)
+    for delay in (3.0, 9.0):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ml.lock", "--", str(Path(sys.executable).parent / "dbt"), "build"],
+            cwd=REPO,
+            env=copy.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with duckdb.connect(str(copy.duckdb), read_only=True) as con:  # opens: the WAL replays
+            con.execute("select count(*) from ml.model_versions").fetchall()
+    rebuilt = copy.run(
+        sys.executable,
+        "-m",
+        "ml.lock",
+        "--timeout",
+        "5",
+        "--",
+        str(Path(sys.executable).parent / "dbt"),
+        "build",
+    )
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert ml_row_counts(copy, ML_TABLES) == before
+    assert registry_problems(copy) == []
+
+
+# --- the pipeline and the lock ------------------------------------------------------------
+
+
+def test_two_pipelines_started_together_do_not_duplicate_anything(built: Warehouse, tmp_path: Path) -> None:
+    wh = fresh_copy(built, tmp_path / "wh")
+    secret = "s3cr3t-do-not-log-4711"
+    env = wh.with_env(AWS_SECRET_ACCESS_KEY=secret, MLFLOW_TRACKING_TOKEN=secret)
+    args = [sys.executable, "-m", "ml.pipeline", "--freshness", "warn", "--n-trials", "2"]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = []
+    for name, timeout in (("a", "600"), ("b", "600")):
+        out = open(logs / f"{name}.out", "w")  # noqa: SIM115 - closed below
+        err = open(logs / f"{name}.err", "w")  # noqa: SIM115
+        procs.append(
+            (
+                subprocess.Popen(
+                    [*args, "--lock-timeout", timeout], cwd=REPO, env=env.env, stdout=out, stderr=err
+                ),
+                out,
+                err,
+            )
+        )
+    # A third writer with a short timeout is refused, naming the holder.
+    lock = Path(str(wh.duckdb) + ".lock")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
+        time.sleep(0.2)
+    refused = env.ml("score", "--lock-timeout", "1")
+    assert refused.returncode == 7
+    assert "locked by another writer: pid" in refused.stderr and "ml.pipeline" in refused.stderr
+    codes = []
+    for proc, out, err in procs:
+        codes.append(proc.wait(timeout=900))
+        out.close()
+        err.close()
+    outputs = {p.name: p.read_text() for p in logs.iterdir()}
+    assert codes == [0, 0], outputs
+    # One of them trained; the other waited, found nothing changed and skipped training.
+    stdout = outputs["a.out"] + outputs["b.out"]
+    assert stdout.count("skipped: training snapshot") == 2  # both tasks, in the second run
+    assert query(wh, "select model_name, count(*) from ml.model_versions group by all order by 1") == [
+        ("account_health", 1),
+        ("ad_score", 1),
+    ]
+    assert query(wh, "select count(*) from ml.runs") == [(2,)]
+    n_ads = query(wh, "select count(*) from marts.ad_score_features")[0][0]
+    assert query(wh, "select count(*), count(distinct ad_id) from ml.ad_scores") == [(n_ads, n_ads)]
+    assert query(wh, "select count(*) from marts.model_leaderboard") == [(2,)]
+    assert "champion v1" in stdout and "model card" in stdout
+    # Analysts read the published snapshot; holding it open does not block the next writer.
+    snapshot = wh.duckdb.with_name("adscore.snapshot.duckdb")
+    with duckdb.connect(str(snapshot), read_only=True) as reader:
+        assert reader.execute("select count(*) from ml.model_versions").fetchall() == [(2,)]
+        rebuilt = wh.run(
+            sys.executable,
+            "-m",
+            "ml.lock",
+            "--",
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--select",
+            "marts.monitoring",
+        )
+        assert rebuilt.returncode == 0, rebuilt.stdout[-2000:]
+        assert reader.execute("select count(*) from marts.ad_scores_current").fetchall() == [(n_ads,)]
+    # No credential from the environment reaches logs, tables or artifacts.
+    assert secret not in "".join(outputs.values())
+    for path in wh.artifacts.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    runs = query(wh, "select library_versions, config_path, coalesce(error, '') from ml.runs")
+    assert runs and secret not in repr(runs)
+
+
+def test_pipeline_dry_run_prints_the_plan(built: Warehouse) -> None:
+    result = built.ml("pipeline", "--dry-run")
+    assert result.returncode == 0
+    steps = [line.split(":")[0].strip() for line in result.stdout.splitlines()[1:]]
+    assert steps == [
+        "1. source_freshness",
+        "2. dbt_build",
+        "3. train",
+        "4. score",
+        "5. monitoring_marts",
+        "6. publish_snapshot",
+    ]
+    assert "ml.train --skip-unchanged" in result.stdout
+
+
+# --- bad configuration and data ----------------------------------------------------------
+
+
+def write_config(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    raw = yaml.safe_load(default_config_path("ad_score").read_text())
+    change(raw)
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+BAD_CONFIGS = {
+    "unknown_transformer": (
+        lambda c: c["features"]["numeric_features"][0].update(transformer="Bogus"),
+        3,
+        "features.numeric_features[0].transformer: unknown transformer 'Bogus'",
+    ),
+    "unknown_model": (
+        lambda c: c["training"].update(candidates=["xgboost", "randomforest"]),
+        3,
+        "training.candidates: unknown model 'randomforest'",
+    ),
+    "wrong_parameter_type": (
+        lambda c: c["training"].update(n_trials="many"),
+        3,
+        "training.n_trials: expected an integer, got str 'many'",
+    ),
+    "wrong_transformer_params": (
+        lambda c: c["features"]["text_features"][0]["params"].update(
+            model_name="distilbert-base-uncased-finetuned-sst-2-english"
+        ),
+        3,
+        "cannot be loaded offline",
+    ),
+    "missing_table": (
+        lambda c: c["data"].update(table="marts.no_such_table"),
+        5,
+        "table marts.no_such_table not found",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_configuration_exits_naming_the_key_and_writes_nothing(
+    trained, tmp_path: Path, case: str
+) -> None:
+    wh, _ = trained
+    change, code, message = BAD_CONFIGS[case]
+    path = write_config(tmp_path, change)
+    before = ml_row_counts(wh, ML_TABLES)
+    result = wh.ml("train", "--config", str(path), "--no-mlflow")
+    assert result.returncode == code, result.stderr[-2000:]
+    assert message in result.stderr and (str(path) in result.stderr or case == "missing_table")
+    assert ml_row_counts(wh, ML_TABLES) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["--config", "/nonexistent/ad_score.yml"],
+            3,
+            "/nonexistent/ad_score.yml: configuration file not found",
+        ),
+        (["--task", "churn"], 3, "--task: unknown task 'churn' (available: account_health, ad_score, all)"),
+    ],
+)
+def test_bad_command_line_exits_naming_it(trained, args: list[str], code: int, message: str) -> None:
+    wh, _ = trained
+    before = ml_row_counts(wh, ML_TABLES)
+    result = wh.ml("train", *args)
+    assert result.returncode == code and message in result.stderr
+    assert ml_row_counts(wh, ML_TABLES) == before
+
+
+BAD_DATA = {
+    "empty_training_table": ("ad_score", "delete from marts.ad_score_training", "the table has no rows"),
+    "single_class_label": (
+        "account_health",
+        "update marts.account_health_training set is_at_risk = false",
+        "column is_at_risk is a single class: nothing to learn",
+    ),
+    "infinite_feature": (
+        "ad_score",
+        "update marts.ad_score_training set ad_daily_budget = 'inf'::double where ad_id in "
+        "(select ad_id from marts.ad_score_training limit 3)",
+        "are infinite in: ad_daily_budget__ad_daily_budget",
+    ),
+    "null_in_critical_column": (
+        "ad_score",
+        "update marts.ad_score_training set ad_text = null where ad_id in "
+        "(select ad_id from marts.ad_score_training limit 2)",
+        "column ad_text contains 2 null value(s)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+def test_bad_training_data_exits_4_naming_the_column_and_writes_nothing(
+    trained, tmp_path: Path, case: str
+) -> None:
+    wh, _ = trained
+    task, sql, message = BAD_DATA[case]
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute(sql)
+    before = ml_row_counts(copy, ML_TABLES)
+    result = copy.ml("train", "--task", task, "--n-trials", "2", "--no-mlflow")
+    assert result.returncode == 4, result.stderr[-2000:]
+    assert message in result.stderr
+    assert ml_row_counts(copy, ML_TABLES) == before
