@@ -18,7 +18,7 @@ DEMO_ADS ?= 20000
 DEMO_DAYS ?= 120
 DEMO_SEED ?= 7
 
-.PHONY: help setup run data dbt-build train score monitoring pipeline test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse bench-scoring
+.PHONY: help setup run data dbt-build train score monitoring pipeline test lint format lock mlflow-ui dbt-docs clean bench-run bench-quality bench-warehouse bench-scoring bench-text sentiment-head
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -91,6 +91,17 @@ clean: ## Remove generated data, warehouse, artifacts and MLflow store (keeps .v
 
 bench-scoring: $(STAMP) ## python -m ml.score on 1M ads end to end (median of 3; see docs/benchmarks.md)
 	$(BIN)/python bench/scoring.py --rows 1000000 --repeats 3
+
+bench-text: $(STAMP) ## Text features: throughput, cache speedup, RMSE with/without text, hybrid (slow)
+	$(BIN)/python bench/text.py
+
+sentiment-head: $(STAMP) ## Retrain the learned sentiment head on the corpus in vaderSentiment's sdist
+	rm -rf .sentiment-corpus && mkdir .sentiment-corpus
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: vaderSentiment==3.3.2 -d .sentiment-corpus
+	tar -xzf .sentiment-corpus/vaderSentiment-3.3.2.tar.gz -C .sentiment-corpus
+	tar -xzf .sentiment-corpus/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz -C .sentiment-corpus
+	$(BIN)/python -m ml.features.sentiment_head --corpus .sentiment-corpus/hutto_ICWSM_2014
+	rm -rf .sentiment-corpus
 
 bench-warehouse: $(STAMP) ## dbt build vs the pandas reference at 1M, 10M and 100M ad-days (slow; see docs/benchmarks.md)
 	$(BIN)/python bench/warehouse.py --sizes 1 10 100

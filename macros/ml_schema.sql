@@ -20,7 +20,9 @@ create table if not exists ml.runs (
     config_path varchar,
     pid integer,
     hostname varchar,
-    error varchar
+    error varchar,
+    text_cache_hits bigint,
+    text_cache_computed bigint
 );
 create table if not exists ml.model_versions (
     model_name varchar not null,
@@ -182,6 +184,13 @@ create table if not exists ml.drift (
     is_drifted boolean not null,
     n_rows bigint not null,
     measured_at timestamp not null
+);
+create table if not exists ml.text_feature_cache (
+    feature_key varchar not null,
+    text_hash varchar not null,
+    "values" double[] not null,
+    computed_at timestamp not null,
+    primary key (feature_key, text_hash)
 );
 create table if not exists ml.hpo_trials (
     run_id varchar not null,

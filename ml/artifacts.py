@@ -31,8 +31,11 @@ PIPELINE_FILE = "feature_pipeline.skops"
 TRUSTED_TYPES = (
     "ml.features.pipeline._fill_missing_category",
     "ml.features.pipeline._to_float",
+    "ml.features.text.EmotionTransformer",
     "ml.features.text.SentimentTransformer",
+    "ml.features.text.TextEmbeddingTransformer",
     "ml.features.text.TextLengthTransformer",
+    "ml.features.text.TextStructureTransformer",
 )
 
 

@@ -207,13 +207,13 @@ def main(argv: list[str] | None = None) -> int:
                     time.perf_counter() - started,
                     extra={"step": "publish_snapshot", "duration_s": round(time.perf_counter() - started, 1)},
                 )
+                # Still under the lock: the next writer may open the file as soon as it is released.
+                for line in summary(warehouse):
+                    log.info("%s", line, extra={"step": "summary"})
+                    print(f"ml.pipeline: {line}")
     except AdscoreError as exc:
         print(f"ml.pipeline: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    if code == 0:
-        for line in summary(warehouse):
-            log.info("%s", line, extra={"step": "summary"})
-            print(f"ml.pipeline: {line}")
     return code
 
 

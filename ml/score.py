@@ -30,11 +30,21 @@ import pandas as pd
 from ml.config import TaskConfig, available_tasks, task_configs
 from ml.errors import AdscoreError, ConfigError, WarehouseError
 from ml.explain import drift_rows, top_contributions
+from ml.features.cache import TextFeatureCache, activated
+from ml.features.pipeline import cache_keys
 from ml.lock import writer_lock
 from ml.logs import setup_logging
 from ml.models import get_candidate, set_inference_threads
 from ml.registry import load_version, resolve_version
-from ml.warehouse import ML_TABLES, connect, db_path, quote_identifier, table_exists, write_scores
+from ml.warehouse import (
+    ML_TABLES,
+    connect,
+    db_path,
+    load_text_cache,
+    quote_identifier,
+    table_exists,
+    write_scores,
+)
 
 log = logging.getLogger("ml.score")
 INTERVAL_LEVEL = "0.90"
@@ -153,7 +163,10 @@ def score_task(
     n_drifted = 0
     if len(frame):
         step = time.perf_counter()
-        X = model.features(frame)
+        text_features = TextFeatureCache(load_text_cache(warehouse, cache_keys(model.pipeline)))
+        with activated(text_features):
+            X = model.features(frame)
+        tables["text_feature_cache"] = text_features.new_entries()
         raw = model.predict_features(X)
         if not np.isfinite(raw).all():
             bad = frame.loc[~np.isfinite(raw), list(ids)].head(5).to_dict("records")

@@ -28,8 +28,10 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[
     mlflow.set_tracking_uri(tracking_uri())
     if mlflow.get_experiment_by_name(experiment) is None:
         location = None
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            location = (DEFAULT_DIR / "artifacts").resolve().as_uri()
+        uri = tracking_uri()
+        if uri.startswith("sqlite:///"):
+            # Artifacts beside the SQLite store (MLflow's default is ./mlruns in the cwd).
+            location = (Path(uri[len("sqlite:///") :]).parent / "artifacts").resolve().as_uri()
         mlflow.create_experiment(experiment, artifact_location=location)
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name, tags=tags) as run:

@@ -45,7 +45,8 @@ from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_
 from ml.explain import feature_bins, permutation_importance, safe_gain
 from ml.failpoints import failpoint
 from ml.fairness import FairnessSpec, fairness_rows
-from ml.features.pipeline import build_feature_pipeline
+from ml.features.cache import TextFeatureCache, activated
+from ml.features.pipeline import build_feature_pipeline, cache_keys
 from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
 from ml.lock import writer_lock
 from ml.logs import setup_logging
@@ -58,6 +59,7 @@ from ml.warehouse import (
     db_path,
     end_run,
     last_succeeded_run,
+    load_text_cache,
     mark_interrupted_runs,
     read_training_snapshot,
     start_run,
@@ -228,8 +230,11 @@ def train_task(
     )
 
     step = time.perf_counter()
-    X_train = pipeline.fit_transform(train)
-    X_test = pipeline.transform(test)
+    # Expensive text features come from ml.text_feature_cache when this text was seen before.
+    text_features = TextFeatureCache(load_text_cache(warehouse, cache_keys(pipeline)))
+    with activated(text_features):
+        X_train = pipeline.fit_transform(train)
+        X_test = pipeline.transform(test)
     y_train, y_test = _target(train, spec.target), _target(test, spec.target)
     feature_names = [str(n) for n in pipeline.get_feature_names_out()]
     for name, X in (("train", X_train), ("test", X_test)):
@@ -239,7 +244,14 @@ def train_task(
             raise DataValidationError(
                 spec.table, [f"features of the {name} split are infinite in: {', '.join(bad)}"]
             )
-    log.info("%s: features: %d columns (%.1fs)", config.task, X_train.shape[1], time.perf_counter() - step)
+    log.info(
+        "%s: features: %d columns; text cache: %d hits, %d computed (%.1fs)",
+        config.task,
+        X_train.shape[1],
+        text_features.hits,
+        text_features.computed,
+        time.perf_counter() - step,
+    )
 
     run_id = uuid.uuid4().hex
     # From here on the run is visible as `running`; a crash leaves it for the next run to
@@ -527,6 +539,8 @@ def train_task(
             "config_path": config.source,
             "pid": os.getpid(),
             "hostname": socket.gethostname(),
+            "text_cache_hits": text_features.hits,
+            "text_cache_computed": text_features.computed,
         }
         version, promotion = write_run_results(
             warehouse,
@@ -539,6 +553,7 @@ def train_task(
                 "calibration": calibration.assign(run_id=run_id),
                 "fairness": fairness,
                 "feature_importance": importance,
+                "text_feature_cache": text_features.new_entries(),
             },
             model_name,
             {

@@ -46,7 +46,9 @@ ML_TABLES: dict[str, str] = {
         config_path varchar,
         pid integer,
         hostname varchar,
-        error varchar
+        error varchar,
+        text_cache_hits bigint,
+        text_cache_computed bigint
     """,
     "model_versions": """
         model_name varchar not null,
@@ -209,6 +211,13 @@ ML_TABLES: dict[str, str] = {
         n_rows bigint not null,
         measured_at timestamp not null
     """,
+    "text_feature_cache": """
+        feature_key varchar not null,
+        text_hash varchar not null,
+        "values" double[] not null,
+        computed_at timestamp not null,
+        primary key (feature_key, text_hash)
+    """,
     "hpo_trials": """
         run_id varchar not null,
         study_name varchar not null,
@@ -318,7 +327,13 @@ def _quality_failures(con: duckdb.DuckDBPyConnection, report: str) -> list[str]:
 
 
 # Columns added after a table was first released: (table, column, type), added on open.
-MIGRATIONS = (("runs", "pid", "integer"), ("runs", "hostname", "varchar"), ("runs", "error", "varchar"))
+MIGRATIONS = (
+    ("runs", "pid", "integer"),
+    ("runs", "hostname", "varchar"),
+    ("runs", "error", "varchar"),
+    ("runs", "text_cache_hits", "bigint"),
+    ("runs", "text_cache_computed", "bigint"),
+)
 
 
 @contextmanager
@@ -390,7 +405,7 @@ def write_run_results(
             if name not in ML_TABLES:
                 raise WarehouseError(f"unknown ml table {name!r}")
             if len(frame):
-                _insert_frame(con, name, frame)
+                _insert_frame(con, name, frame, "or ignore" if "primary key" in ML_TABLES[name] else "")
         version = int(
             con.execute(
                 "select coalesce(max(version), 0) + 1 from ml.model_versions where model_name = ?",
@@ -531,6 +546,20 @@ def mark_interrupted_runs(path: Path) -> list[str]:
                 [_utc_now(), run_id],
             )
     return gone
+
+
+def load_text_cache(path: Path, keys: list[str]) -> pd.DataFrame | None:
+    """The cached text features of ``keys`` (None when there is no cache table yet)."""
+    if not keys or not path.exists():
+        return None
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "ml.text_feature_cache"):
+            return None
+        return con.execute(
+            'select feature_key, text_hash, "values" from ml.text_feature_cache '
+            "where list_contains(?, feature_key)",
+            [keys],
+        ).df()
 
 
 def unregistered_runs(path: Path) -> set[str]:

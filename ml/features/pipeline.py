@@ -21,7 +21,13 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from ml.config import FeatureSpec, TaskConfig
 from ml.errors import ConfigError
-from ml.features.text import SentimentTransformer, TextLengthTransformer
+from ml.features.text import (
+    EmotionTransformer,
+    SentimentTransformer,
+    TextEmbeddingTransformer,
+    TextLengthTransformer,
+    TextStructureTransformer,
+)
 
 MISSING = "__missing__"
 
@@ -53,7 +59,10 @@ def _numeric() -> Any:
 # Allowlist: configuration name -> factory taking the feature's params.
 TRANSFORMERS: dict[str, Callable[..., Any]] = {
     "SentimentTransformer": SentimentTransformer,
+    "EmotionTransformer": EmotionTransformer,
     "TextLengthTransformer": TextLengthTransformer,
+    "TextStructureTransformer": TextStructureTransformer,
+    "TextEmbeddingTransformer": TextEmbeddingTransformer,
     "OneHotEncoder": _one_hot,
     "passthrough": _numeric,
 }
@@ -78,6 +87,12 @@ def make_transformer(spec: FeatureSpec, key: str) -> Any:
         except ConfigError as exc:
             raise ConfigError(f"{key}.params: {exc}") from None
     return transformer
+
+
+def cache_keys(pipeline: ColumnTransformer) -> list[str]:
+    """Text-feature cache keys of the pipeline's cacheable transformers (fitted or not)."""
+    entries = getattr(pipeline, "transformers_", None) or pipeline.transformers
+    return sorted({t.cache_key for _, t, _ in entries if getattr(t, "cacheable", False)})
 
 
 def build_feature_pipeline(config: TaskConfig) -> ColumnTransformer:

@@ -156,6 +156,15 @@ def test_same_data_and_seed_give_the_same_test_rmse(trained, tmp_path: Path) -> 
     )
     first_model, second_model = (load_artifact(again.artifacts / p, d) for p, d in versions.values)
     np.testing.assert_array_equal(first_model.predict(sample), second_model.predict(sample))
+    # The second training computed no text feature: every one came from ml.text_feature_cache.
+    cache = query(
+        again,
+        "select text_cache_hits, text_cache_computed from ml.runs "
+        "where task = 'ad_score' order by started_at",
+    )
+    assert cache.text_cache_computed.tolist()[0] > 0 and cache.text_cache_computed.tolist()[1] == 0
+    hits, computed = cache.text_cache_hits.tolist(), cache.text_cache_computed.tolist()
+    assert hits[1] == computed[0] + hits[0]  # every lookup of the first run, now all hits
     # The second version of each model becomes challenger; the champion stays.
     aliases = query(
         again, "select alias, version from ml.model_aliases where model_name = 'ad_score' order by alias"

@@ -131,6 +131,14 @@ def test_sigkill_during_dbt_build_then_the_rebuild_succeeds(trained, tmp_path: P
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        # dbt (a grandchild) may still be exiting: wait until the whole group is gone.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
         with duckdb.connect(str(copy.duckdb), read_only=True) as con:  # opens: the WAL replays
             con.execute("select count(*) from ml.model_versions").fetchall()
     rebuilt = copy.run(

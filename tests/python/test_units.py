@@ -110,7 +110,11 @@ def test_hub_sentiment_model_offline_error_lists_choices() -> None:
     raw["features"]["text_features"][0]["params"]["model_name"] = (
         "distilbert-base-uncased-finetuned-sst-2-english"
     )
-    with pytest.raises(ConfigError, match="cannot be loaded offline; available offline: vader"):
+    with pytest.raises(
+        ConfigError,
+        match=r"cannot be loaded offline \(no model hub is reachable\); "
+        r"available offline: vader, minilm-logreg",
+    ):
         build_feature_pipeline(parse_config(raw, "conf.yml"))
 
 
