@@ -220,3 +220,14 @@ def test_loading_an_artifact_never_unpickles(
     monkeypatch.setattr(pickle, "Unpickler", Refused)
     loaded = load_artifact(saved.manifest_path, saved.sha256)
     assert np.isfinite(loaded.predict(f)).all()
+
+
+def test_every_ml_table_is_a_dbt_source() -> None:
+    import yaml
+
+    from ml.warehouse import ML_TABLES
+
+    path = ML_PACKAGE.parent / "models" / "marts" / "monitoring" / "_monitoring__sources.yml"
+    (source,) = yaml.safe_load(path.read_text())["sources"]
+    assert source["schema"] == "ml"
+    assert {t["name"] for t in source["tables"]} == set(ML_TABLES)
