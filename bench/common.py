@@ -31,3 +31,21 @@ def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]
     if result.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+def build_world(work: Path, db: Path, ads: int) -> None:
+    """Generate the demo exports into ``work/raw`` (unless present) and `dbt build` into ``db``."""
+    env = env_for(work, db)
+    if not (work / "raw").exists():
+        synth = [
+            "--ads",
+            str(ads),
+            "--out",
+            str(work / "raw"),
+            "--replicates",
+            "4",
+            "--health-replicates",
+            "2",
+        ]
+        run([sys.executable, "-m", "ml.synth", *synth], env)
+    run([str(BIN / "dbt"), "build"], env)

@@ -24,32 +24,15 @@ import time
 from pathlib import Path
 
 import duckdb
-from common import BIN, env_for, run  # bench/common.py (scripts run from bench/)
+from common import build_world, env_for, run  # bench/common.py (scripts run from bench/)
 
 
 def prepare(work: Path, ads: int, rows: int) -> Path:
     base = work / "base.duckdb"
     if base.exists():
         return base
+    build_world(work, base, ads)
     env = env_for(work, base)
-    if not (work / "raw").exists():
-        run(
-            [
-                sys.executable,
-                "-m",
-                "ml.synth",
-                "--ads",
-                str(ads),
-                "--out",
-                str(work / "raw"),
-                "--replicates",
-                "4",
-                "--health-replicates",
-                "2",
-            ],
-            env,
-        )
-    run([str(BIN / "dbt"), "build"], env)
     run([sys.executable, "-m", "ml.train", "--task", "ad_score", "--n-trials", "4", "--no-mlflow"], env)
     with duckdb.connect(str(base)) as con:
         n = con.execute("select count(*) from marts.ad_score_features").fetchall()[0][0]

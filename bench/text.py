@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import yaml
-from common import BIN, REPO, env_for, run  # bench/common.py (scripts run from bench/)
+from common import REPO, build_world, env_for, run  # bench/common.py (scripts run from bench/)
 
 sys.path.insert(0, str(REPO))
 
@@ -111,25 +111,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     base = work / "base.duckdb"
     if not base.exists():
-        env = env_for(work, base)
-        if not (work / "raw").exists():
-            run(
-                [
-                    sys.executable,
-                    "-m",
-                    "ml.synth",
-                    "--ads",
-                    str(args.ads),
-                    "--out",
-                    str(work / "raw"),
-                    "--replicates",
-                    "4",
-                    "--health-replicates",
-                    "2",
-                ],
-                env,
-            )
-        run([str(BIN / "dbt"), "build"], env)
+        build_world(work, base, args.ads)
     for name, rate in throughput(base):
         print(f"throughput: {name}: {rate:,.0f} distinct texts/s")
     head = json.loads((REPO / "ml/features/assets/sentiment_head.json").read_text())

@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from ml.errors import AdscoreError
 from ml.lock import writer_lock
 from ml.logs import setup_logging
@@ -54,12 +56,6 @@ class Step:
     command: list[str]
     failure_code: int | None  # exit code on failure; None: pass the child's code through
     optional: bool = False  # failure is logged, the pipeline goes on
-
-
-def duckdb_error() -> type[Exception]:
-    import duckdb
-
-    return duckdb.Error
 
 
 def plan(freshness: str, n_trials: int | None) -> list[Step]:
@@ -114,8 +110,6 @@ def snapshot_path(warehouse: Path) -> Path:
 
 def publish_snapshot(warehouse: Path) -> Path:
     """Checkpoint the warehouse and copy it to the analysts' snapshot, atomically."""
-    import duckdb
-
     target = snapshot_path(warehouse)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -141,24 +135,12 @@ def summary(warehouse: Path) -> list[str]:
         return []
     lines = []
     for row in versions[versions.aliases.str.contains("champion")].itertuples():
-        path = read_artifact_path(warehouse, row.model_name, int(row.version))
-        card = resolve_artifact(path).parent / "model_card.md" if path else None
+        card = resolve_artifact(row.artifact_path).parent / "model_card.md"
         lines.append(
             f"{row.model_name}: champion v{row.version} ({row.estimator}), holdout {row.test_metric} "
             f"{row.test_value:.4f}; model card {card}"
         )
     return lines
-
-
-def read_artifact_path(warehouse: Path, model_name: str, version: int) -> str | None:
-    from ml.warehouse import read_query
-
-    rows = read_query(
-        warehouse,
-        "select artifact_path from ml.model_versions where model_name = ? and version = ?",
-        [model_name, version],
-    )
-    return str(rows.artifact_path.iloc[0]) if len(rows) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 try:
                     target = publish_snapshot(warehouse)
-                except (OSError, duckdb_error()) as exc:
+                except (OSError, duckdb.Error) as exc:
                     log.error(
                         "step publish_snapshot failed: %s",
                         exc,

@@ -40,6 +40,7 @@ from ml.errors import AdscoreError, ArtifactError, ConfigError, WarehouseError
 from ml.evaluation import lower_is_better, score
 from ml.lock import writer_lock
 from ml.logs import setup_logging
+from ml.validation import data_hash, validate_training_data
 from ml.warehouse import (
     connect,
     db_path,
@@ -430,7 +431,8 @@ def list_versions(path: Path, model_name: str | None) -> pd.DataFrame:
             where m.split = 'test' and m.segment = 'overall'
         )
         select v.model_name, v.version, v.estimator, v.created_at, left(r.data_hash, 12) as data_hash,
-            coalesce(a.aliases, '') as aliases, h.metric as test_metric, h.value as test_value
+            coalesce(a.aliases, '') as aliases, h.metric as test_metric, h.value as test_value,
+            v.artifact_path
         from ml.model_versions as v
         inner join ml.runs as r on v.run_id = r.run_id
         left join aliases as a on v.model_name = a.model_name and v.version = a.version
@@ -484,9 +486,6 @@ def promote(
         snapshot = read_training_snapshot(
             path, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
         )
-        from ml.train import data_hash
-        from ml.validation import validate_training_data
-
         frame, splits = validate_training_data(snapshot, config)
         snapshot_hash = data_hash(frame, snapshot.folds)
         test = frame.iloc[splits.test_rows].reset_index(drop=True)

@@ -42,6 +42,7 @@ from ml.warehouse import (
     db_path,
     load_text_cache,
     quote_identifier,
+    table_columns,
     table_exists,
     write_scores,
 )
@@ -87,14 +88,7 @@ def _read_rows(
     with connect(path, read_only=True) as con:
         if not table_exists(con, table):
             raise WarehouseError(f"scoring table {table} not found in {path}: run `dbt build` first")
-        present = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                table.split("."),
-            ).fetchall()
-        }
+        present = set(table_columns(con, table))
         missing = [c for c in (*ids, *columns) if c not in present]
         if missing:
             raise WarehouseError(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -54,7 +53,7 @@ from ml.model_card import write_card
 from ml.models import Candidate, get_candidate
 from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
 from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
-from ml.validation import validate_training_data
+from ml.validation import data_hash, validate_training_data
 from ml.warehouse import (
     db_path,
     end_run,
@@ -142,15 +141,6 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
-    """sha256 of the snapshot's rows (ordered by id) and its folds, with names and dtypes."""
-    digest = hashlib.sha256()
-    for part in (frame, folds.sort_values(list(folds.columns)).reset_index(drop=True)):
-        digest.update(json.dumps([(c, str(t)) for c, t in part.dtypes.items()]).encode())
-        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _now() -> dt.datetime:

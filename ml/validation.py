@@ -5,6 +5,9 @@ Collects every problem (not just the first) so one run tells the user all that i
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -68,3 +71,12 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     if problems:
         raise DataValidationError(snapshot.table, problems)
     return frame, splits
+
+
+def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
+    """sha256 of the snapshot's rows (ordered by id) and its folds, with names and dtypes."""
+    digest = hashlib.sha256()
+    for part in (frame, folds.sort_values(list(folds.columns)).reset_index(drop=True)):
+        digest.update(json.dumps([(c, str(t)) for c, t in part.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

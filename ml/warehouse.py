@@ -263,7 +263,7 @@ def connect(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     schema, name = table.split(".") if "." in table else ("main", table)
     rows = con.execute(
         "select column_name from information_schema.columns "
@@ -294,10 +294,10 @@ def read_training_snapshot(
         failures = _quality_failures(con, quality_report) if quality_report else []
         if failures:
             raise DataValidationError(table, failures)
-        columns = _table_columns(con, table)
+        columns = table_columns(con, table)
         if not columns:
             raise WarehouseError(f"table {table} not found in {path}: run `dbt build` first")
-        fold_columns = _table_columns(con, folds_table)
+        fold_columns = table_columns(con, folds_table)
         if not fold_columns:
             raise WarehouseError(f"table {folds_table} not found in {path}: run `dbt build` first")
         for needed in (*id_columns, "split", "fold"):
@@ -312,7 +312,7 @@ def read_training_snapshot(
 
 def _quality_failures(con: duckdb.DuckDBPyConnection, report: str) -> list[str]:
     """One message per source over its reject-rate threshold in the data quality report."""
-    if not _table_columns(con, report):
+    if not table_columns(con, report):
         return [f"data quality report {report} not found: run `dbt build` first"]
     rows = con.execute(
         "select distinct source_name, source_rejected_rows, source_raw_rows, source_reject_rate, "
@@ -599,7 +599,7 @@ def _utc_now() -> object:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(_table_columns(con, table))
+    return bool(table_columns(con, table))
 
 
 def _insert_frame(

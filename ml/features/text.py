@@ -29,6 +29,7 @@ from ml.features.embeddings import DIMENSION, check_model_name, embed, model_ver
 from ml.features.emotion_lexicon import EMOTION_WORDS, LEXICON_VERSION
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 MAX_CHARS = 5000  # longer texts are scored on their first 5,000 characters (ads are short)
 CTA_VERBS = frozenset(
@@ -187,12 +188,14 @@ def _sentiment_head() -> tuple[np.ndarray, float, str]:
 def _embeddings(texts: list[str]) -> np.ndarray:
     """MiniLM embeddings of distinct texts, shared through the active cache with
     TextEmbeddingTransformer (same key), so a text is embedded once per run at most."""
-    model_name = "all-MiniLM-L6-v2-int8"
     active = text_cache.active()
-    compute = lambda batch: embed([t[:MAX_CHARS] for t in batch]).astype(float)  # noqa: E731
     if active is None:
-        return compute(texts)
-    return active.rows(f"embedding:{model_version(model_name)}", texts, compute, DIMENSION)
+        return _embed(texts)
+    return active.rows(f"embedding:{model_version(EMBEDDING_MODEL)}", texts, _embed, DIMENSION)
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return embed([t[:MAX_CHARS] for t in texts]).astype(float)
 
 
 class SentimentTransformer(_TextTransformer):
@@ -222,7 +225,7 @@ class SentimentTransformer(_TextTransformer):
     def cache_key(self) -> str:
         if self.model_name == "vader":
             return f"sentiment:vader:{metadata.version('vaderSentiment')}"
-        return f"sentiment:{self.model_name}:{_sentiment_head()[2]}:{model_version('all-MiniLM-L6-v2-int8')}"
+        return f"sentiment:{self.model_name}:{_sentiment_head()[2]}:{model_version(EMBEDDING_MODEL)}"
 
     def _compute(self, texts: list[str]) -> np.ndarray:
         if self.model_name == "vader":
@@ -300,7 +303,7 @@ class TextEmbeddingTransformer(_TextTransformer):
         return tuple(f"c{i}" for i in range(self.n_components or DIMENSION))
 
     def _compute(self, texts: list[str]) -> np.ndarray:
-        return embed([t[:MAX_CHARS] for t in texts]).astype(float)
+        return _embed(texts)
 
     def fit(self, X: Any, y: Any = None) -> TextEmbeddingTransformer:
         super().fit(X, y)
