@@ -7,7 +7,9 @@
 3. `python -m ml.train --task ad_score` on a fresh copy of the warehouse for each feature
    configuration: no text features; the default (VADER, length, emotions, structure); the
    hybrid variant (default + learned sentiment + 16 embedding components); the text-only
-   variant (32 embedding components): holdout RMSE and the feature step's time.
+   variant (32 embedding components): holdout RMSE, the feature step's time, and each
+   candidate's mean CV RMSE on the same folds (hybrid variant: tabular XGBoost, the text MLP
+   and the hybrid XGBoost; text-only variant: text MLP and XGBoost on the embedding).
 4. The hybrid configuration trained a second time on the same warehouse: the feature step
    with every text feature from ml.text_feature_cache.
 The held-out sentiment AUCs come from ml/features/assets/sentiment_head.json (make
@@ -68,6 +70,17 @@ def train(work: Path, db: Path, config: Path, n_trials: int) -> tuple[float, flo
     return rmse, float(features.group(3)), f"{features.group(1)} hits / {features.group(2)} computed"
 
 
+def selection(db: Path) -> tuple[str, dict[str, float]]:
+    """The latest run's winner and each candidate's mean selection CV RMSE (same folds)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select r.estimator, c.candidate, avg(c.value) from ml.cv_results c join ml.runs r "
+            "using (run_id) where c.stage = 'selection' and r.run_id = (select run_id from ml.runs "
+            "order by started_at desc limit 1) group by all order by 3"
+        ).fetchall()
+    return rows[0][0], {candidate: float(mean) for _, candidate, mean in rows}
+
+
 def throughput(db: Path) -> list[tuple[str, float]]:
     from ml.features.text import (
         EmotionTransformer,
@@ -125,6 +138,9 @@ def main() -> None:
         shutil.rmtree(work / "artifacts", ignore_errors=True)
         rmse, seconds, cache = train(work, db, config, args.n_trials)
         print(f"ad score: {name}: holdout RMSE {rmse:.3f}; features {seconds:.1f}s ({cache})")
+        winner, means = selection(db)
+        shown = ", ".join(f"{c} {m:.3f}" for c, m in means.items())
+        print(f"ad score: {name}: selection mean CV RMSE: {shown}; selected {winner}")
         if name.startswith("hybrid"):
             _, again, cache = train(work, db, config, args.n_trials)
             print(f"cache: hybrid features first run {seconds:.1f}s, second run {again:.1f}s ({cache})")

@@ -157,7 +157,9 @@ class LoadedModel:
 
     def features(self, frame: pd.DataFrame) -> np.ndarray:
         """The model's feature matrix for warehouse rows (the fitted feature pipeline)."""
-        return np.asarray(self.pipeline.transform(frame), dtype=float)
+        X = np.asarray(self.pipeline.transform(frame), dtype=float)
+        keep = self.manifest.get("model_columns")  # the text and tabular models read a subset
+        return X if keep is None else X[:, keep]
 
     def predict_features(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated scores: the clipped regression prediction or the model's P(positive)."""

@@ -16,6 +16,7 @@ import yaml
 from ml.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
+FOLD_STRATEGIES = ("warehouse", "stratified")
 FEATURE_GROUPS = ("text_features", "campaign_features", "numeric_features")
 
 
@@ -54,6 +55,9 @@ class TrainingSpec:
     timeout: float | None
     n_jobs: int
     prediction_range: tuple[float, float] | None
+    # "warehouse": the folds table's folds; "stratified": its training rows re-dealt into as
+    # many folds, stratified on the label and grouped by the first id column (classification).
+    folds: str = "warehouse"
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,13 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         n_trials=n_trials,
         n_jobs=r.get(t, "n_jobs", "training", int, 1),
         prediction_range=prediction_range,
+        folds=r.get(t, "folds", "training", str, "warehouse"),
     )
+    if training.folds not in FOLD_STRATEGIES:
+        allowed = ", ".join(FOLD_STRATEGIES)
+        raise r.fail("training.folds", f"unknown fold strategy {training.folds!r} (allowed: {allowed})")
+    if training.folds == "stratified" and problem_type != "classification":
+        raise r.fail("training.folds", "stratified folds need a classification task")
     fz = r.mapping(r.get(doc, "fairness", "", dict, {}), "fairness")
     number = (int, float)
     fairness = FairnessConfig(

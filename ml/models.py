@@ -11,7 +11,7 @@ resolve only here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,9 @@ class Candidate:
     # column per feature then the bias; raw margin for classifiers).  None where unavailable.
     gain: Callable[[Any, int], np.ndarray] | None = None
     contributions: Callable[[Any, np.ndarray], np.ndarray] | None = None
+    # Which feature columns the model reads (see model_columns): "tabular" (every column but
+    # transformer embeddings), "text" (the embedding columns only) or "all".
+    inputs: str = "tabular"
     tags: dict[str, Any] = field(default_factory=dict)
 
 
@@ -446,6 +449,37 @@ CANDIDATES: dict[str, Candidate] = {
         load=_load_skops,
     ),
 }
+
+
+# The text models: a transformer-based text model (sentence-embedding components -> MLP) and
+# the hybrid model (embeddings + tabular features -> XGBoost).  They need a
+# TextEmbeddingTransformer feature in the configuration and are cross-validated on the same
+# folds as the tabular candidates, which do not see the embedding columns.
+CANDIDATES["text_mlp"] = replace(CANDIDATES["mlp"], name="text_mlp", inputs="text")
+CANDIDATES["hybrid"] = replace(CANDIDATES["xgboost"], name="hybrid", inputs="all")
+INPUTS = ("tabular", "text", "all")
+
+
+def model_columns(candidate: Candidate, n_features: int, embedding: list[int]) -> list[int] | None:
+    """Indices of the feature matrix that ``candidate`` reads (None: every column).
+
+    ``embedding`` holds the indices of the transformer-embedding columns.
+    """
+    if candidate.inputs not in INPUTS:
+        raise ConfigError(f"model {candidate.name}: inputs {candidate.inputs!r} not in {INPUTS}")
+    if candidate.inputs == "all" or (candidate.inputs == "tabular" and not embedding):
+        return None
+    if candidate.inputs == "text":
+        columns = sorted(embedding)
+    else:
+        skip = set(embedding)
+        columns = [j for j in range(n_features) if j not in skip]
+    if not columns:
+        kind = "TextEmbeddingTransformer" if candidate.inputs == "text" else "non-embedding"
+        raise ConfigError(
+            f"model {candidate.name} reads {candidate.inputs} columns but the features have no {kind} column"
+        )
+    return columns
 
 
 def set_inference_threads(model: Any, n_threads: int) -> None:

@@ -78,3 +78,20 @@ def build_splits(frame: pd.DataFrame, folds: pd.DataFrame, id_columns: list[str]
         if len(train) == 0 or len(valid) == 0:
             problems.append(f"fold {i} has no training or no validation rows")
     return Splits(train_rows, test_rows, cv), problems
+
+
+def stratified_splits(splits: Splits, y_train: np.ndarray, groups: np.ndarray, seed: int) -> Splits:
+    """The same refit and test rows, the refit rows re-dealt into as many folds as the
+    warehouse defined, stratified on the label and keeping each group in one fold.
+
+    For an imbalanced classification whose rows are exchangeable; time-ordered data keeps the
+    warehouse's time folds (re-dealing weeks would validate on the past of training rows).
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = StratifiedGroupKFold(n_splits=splits.n_folds, shuffle=True, random_state=seed)
+    cv = [
+        (np.sort(train), np.sort(valid))
+        for train, valid in folds.split(np.zeros(len(y_train)), y_train.astype(int), groups)
+    ]
+    return Splits(splits.train_rows, splits.test_rows, cv)

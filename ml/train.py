@@ -45,13 +45,14 @@ from ml.explain import feature_bins, permutation_importance, safe_gain
 from ml.failpoints import failpoint
 from ml.fairness import FairnessSpec, fairness_rows
 from ml.features.cache import TextFeatureCache, activated
-from ml.features.pipeline import build_feature_pipeline, cache_keys
+from ml.features.pipeline import build_feature_pipeline, cache_keys, embedding_columns, has_embeddings
 from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
 from ml.lock import writer_lock
 from ml.logs import setup_logging
 from ml.model_card import write_card
-from ml.models import Candidate, get_candidate
+from ml.models import Candidate, get_candidate, model_columns
 from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
+from ml.splits import stratified_splits
 from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
 from ml.validation import data_hash, validate_training_data
 from ml.warehouse import (
@@ -96,6 +97,7 @@ class Overrides:
     candidates: tuple[str, ...] | None = None
     study_name: str | None = None
     skip_unchanged: bool = False
+    folds: str | None = None
 
 
 class UnchangedError(Exception):
@@ -208,13 +210,20 @@ def train_task(
             )
     train = frame.iloc[splits.train_rows].reset_index(drop=True)
     test = frame.iloc[splits.test_rows].reset_index(drop=True)
+    folds = overrides.folds or t.folds
+    if folds == "stratified":
+        if problem != "classification":
+            raise ConfigError(f"--folds stratified: {config.task} is not a classification task")
+        groups = train[ids[0]].astype(str).to_numpy()
+        splits = stratified_splits(splits, _target(train, spec.target), groups, seed)
     log.info(
-        "%s: read %s: %d train / %d test rows, %d folds, data hash %s (%.1fs)",
+        "%s: read %s: %d train / %d test rows, %d %s folds, data hash %s (%.1fs)",
         config.task,
         spec.table,
         len(train),
         len(test),
         splits.n_folds,
+        folds,
         snapshot_hash[:12],
         time.perf_counter() - step,
     )
@@ -234,6 +243,13 @@ def train_task(
             raise DataValidationError(
                 spec.table, [f"features of the {name} split are infinite in: {', '.join(bad)}"]
             )
+    # Which columns each candidate reads: tabular models skip transformer embeddings, the
+    # text model reads only them, the hybrid model reads everything.
+    try:
+        embedding = embedding_columns(pipeline)
+        columns = {c.name: model_columns(c, X_train.shape[1], embedding) for c in candidates}
+    except ConfigError as exc:
+        raise ConfigError(f"{config.source}: training.candidates: {exc}") from None
     log.info(
         "%s: features: %d columns; text cache: %d hits, %d computed (%.1fs)",
         config.task,
@@ -292,7 +308,7 @@ def train_task(
         for cand in candidates:
             scores = cross_validate(
                 partial(cand.make, problem, cand.defaults, seed, n_jobs),
-                X_train,
+                X_train if columns[cand.name] is None else X_train[:, columns[cand.name]],
                 y_train,
                 splits.cv,
                 t.metric,
@@ -305,6 +321,10 @@ def train_task(
         pick = min if lower_is_better(t.metric) else max
         winner = get_candidate(pick(selection, key=lambda k: selection[k].mean))
         log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
+        keep = columns[winner.name]
+        if keep is not None:  # from here on, the winner's columns only (saved in the manifest)
+            X_train, X_test = X_train[:, keep], X_test[:, keep]
+            feature_names = [feature_names[j] for j in keep]
 
         step = time.perf_counter()
         tuned = tune(
@@ -455,6 +475,7 @@ def train_task(
             "problem_type": problem,
             "target": spec.target,
             "feature_names": feature_names,
+            "model_columns": keep,
             "input_columns": config.input_columns(),
             "params": tuned.best_params,
             "seed": seed,
@@ -595,9 +616,33 @@ def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Ca
     """The candidates to cross-validate; an unknown name names the file (or the option)."""
     where = "--candidates" if override else config.source
     try:
-        return [get_candidate(name) for name in (override or config.training.candidates)]
+        candidates = [get_candidate(name) for name in (override or config.training.candidates)]
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    where = "--candidates" if override else f"{config.source}: training.candidates"
+    embeds = has_embeddings(config)
+    for cand in candidates:
+        if cand.inputs == "text" and not embeds:
+            raise ConfigError(
+                f"{where}: model {cand.name} reads text embeddings but {config.source} has no "
+                "TextEmbeddingTransformer feature (see ml/conf/variants/ad_score_hybrid.yml)"
+            )
+        if cand.inputs == "tabular" and all(
+            spec.transformer == "TextEmbeddingTransformer" for spec in config.features
+        ):
+            raise ConfigError(
+                f"{where}: model {cand.name} reads tabular columns but every feature of "
+                f"{config.source} is a TextEmbeddingTransformer: use text_mlp or hybrid"
+            )
+    if embeds and all(c.inputs == "tabular" for c in candidates):
+        message = (
+            f"{where}: no candidate reads the TextEmbeddingTransformer feature of {config.source} "
+            "(tabular models skip embeddings): add hybrid or text_mlp"
+        )
+        if not override:
+            raise ConfigError(message)
+        log.warning("%s", message)
+    return candidates
 
 
 def preflight(config: TaskConfig, warehouse: Path) -> None:
@@ -629,6 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", help="comma-separated model names (default: the config's)")
     parser.add_argument("--study-name", help="Optuna study to create or resume (one task only)")
     parser.add_argument("--n-jobs", type=int)
+    parser.add_argument(
+        "--folds",
+        choices=("warehouse", "stratified"),
+        help="CV folds: the warehouse's (default) or its training rows re-dealt stratified on the label",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
     parser.add_argument(
         "--skip-unchanged",
@@ -652,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
             candidates,
             args.study_name,
             args.skip_unchanged,
+            args.folds,
         )
         warehouse, artifacts = db_path(args.duckdb), artifacts_root(args.artifacts)
         with writer_lock(

@@ -95,6 +95,20 @@ def cache_keys(pipeline: ColumnTransformer) -> list[str]:
     return sorted({t.cache_key for _, t, _ in entries if getattr(t, "cacheable", False)})
 
 
+def embedding_columns(pipeline: ColumnTransformer) -> list[int]:
+    """Output column indices produced by TextEmbeddingTransformer entries of a fitted pipeline."""
+    columns: list[int] = []
+    for name, transformer, _ in pipeline.transformers_:
+        if isinstance(transformer, TextEmbeddingTransformer):
+            block = pipeline.output_indices_[name]
+            columns.extend(range(block.start, block.stop))
+    return columns
+
+
+def has_embeddings(config: TaskConfig) -> bool:
+    return any(spec.transformer == "TextEmbeddingTransformer" for spec in config.features)
+
+
 def build_feature_pipeline(config: TaskConfig) -> ColumnTransformer:
     """A ColumnTransformer with one entry per configured feature (dense float output)."""
     entries = []

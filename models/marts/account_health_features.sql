@@ -1,12 +1,19 @@
 -- Every advertiser-week with enough history, labelled or not yet (the latest weeks are
 -- the ones to act on).  Built only when the data quality gate passes (tests on data_quality_report).
 -- depends_on: {{ ref('data_quality_report') }}
+{%- set horizon_days = var('account_health')['horizon_weeks'] * 7 %}
 
 with
 
 features as (
 
     select * from {{ ref('int_account_weeks_featurized') }}
+
+),
+
+forecast as (
+
+    select * from {{ ref('int_account_weeks_forecast') }}
 
 ),
 
@@ -41,9 +48,28 @@ scoring as (
         features.spend_share_tiktok,
         features.spend_share_pinterest,
         features.weeks_observed,
+        forecast.running_ads,
+        -- The running ads' planned daily spend over the horizon against the trailing daily spend.
+        case
+            when features.trailing_spend > 0
+                then
+                    (forecast.forecast_spend / {{ horizon_days }})
+                    / (features.trailing_spend / (features.trailing_weeks * 7))
+        end as forecast_spend_ratio,
+        -- Their spend valued at each ad's trailing ROAS, against the account's trailing ROAS.
+        case
+            when forecast.forecast_valued_spend > 0 and features.trailing_value > 0
+                then
+                    (forecast.forecast_value / forecast.forecast_valued_spend)
+                    / (features.trailing_value / features.trailing_spend)
+        end as forecast_roas_ratio,
         features.week_start
 
     from features
+    inner join forecast
+        on
+            features.advertiser_id = forecast.advertiser_id
+            and features.week_start = forecast.week_start
     where features.trailing_weeks >= {{ var('account_health')['min_history_weeks'] }}
 
 )

@@ -46,6 +46,9 @@ training as (
         features.spend_share_tiktok,
         features.spend_share_pinterest,
         features.weeks_observed,
+        features.running_ads,
+        features.forecast_spend_ratio,
+        features.forecast_roas_ratio,
         labels.is_at_risk,
         features.week_start
 

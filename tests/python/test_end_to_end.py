@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ml.artifacts import load_artifact, sha256_file
-from tests.python.conftest import Warehouse, ml_row_counts
+from tests.python.conftest import REPO, Warehouse, ml_row_counts
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +118,39 @@ def test_account_health_is_trained_as_a_classifier_on_time_folds(trained) -> Non
     sample = query(wh, "select * from marts.account_health_training limit 20")
     p = model.predict(sample)
     assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_account_health_with_stratified_folds(trained, tmp_path: Path) -> None:
+    """--folds stratified: the warehouse's training rows re-dealt, stratified on the label,
+    each account in one validation fold; the frozen test split is the same."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "stratified", wh.raw)
+    result = copy.train("--task", "account_health", "--folds", "stratified", "--no-mlflow")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "3 stratified folds" in result.stderr
+    runs = query(
+        copy,
+        "select run_id, n_train_rows, n_test_rows from ml.runs where task = 'account_health' "
+        "order by started_at",
+    )
+    assert (
+        len(runs) == 2
+        and runs.n_test_rows[0] == runs.n_test_rows[1]
+        and runs.n_train_rows[0] == runs.n_train_rows[1]
+    )
+    cv = query(
+        copy,
+        "select fold, n_train_rows, n_valid_rows from ml.cv_results where run_id = ? and stage = 'selection'",
+        [runs.run_id[1]],
+    )
+    # Every training row is validated exactly once (time folds validate only later weeks).
+    assert len(cv) == 3 and cv.n_valid_rows.sum() == runs.n_train_rows[1]
+    assert (cv.n_train_rows + cv.n_valid_rows == runs.n_train_rows[1]).all()
+    regression = copy.train("--task", "ad_score", "--folds", "stratified", "--no-mlflow")
+    assert (
+        regression.returncode != 0
+        and "--folds stratified: ad_score is not a classification task" in regression.stderr
+    )
 
 
 def test_mlflow_run_has_params_metrics_and_model(trained) -> None:
@@ -306,3 +339,47 @@ def test_learning_curves_calibration_and_fairness_for_both_tasks(trained) -> Non
     ):
         assert section in card
     assert "vertical=" in card and "figures/reliability.png" in card
+
+
+def test_text_and_hybrid_models_are_selected_on_cv_and_score(trained, tmp_path: Path) -> None:
+    """The hybrid variant: tabular XGBoost, the text MLP and the hybrid on the same folds."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "text", wh.raw)
+    hybrid = str(REPO / "ml" / "conf" / "variants" / "ad_score_hybrid.yml")
+    result = copy.train("--config", hybrid, "--no-mlflow")
+    assert result.returncode == 0, result.stderr[-3000:]
+    folds = query(
+        copy,
+        "select c.candidate, c.fold, c.n_train_rows, c.n_valid_rows, c.value from ml.cv_results c "
+        "join ml.runs r using (run_id) where r.config_path like '%hybrid%' and c.stage = 'selection' "
+        "order by c.candidate, c.fold",
+    )
+    assert set(folds.candidate) == {"xgboost", "text_mlp", "hybrid"}
+    per_candidate = [
+        g[["fold", "n_train_rows", "n_valid_rows"]].values.tolist() for _, g in folds.groupby("candidate")
+    ]
+    assert per_candidate[0] == per_candidate[1] == per_candidate[2] and len(per_candidate[0]) >= 3
+    assert np.isfinite(folds.value).all()
+    # The text model alone, from the cached text features; then scored by ml.score.
+    result = copy.train("--config", hybrid, "--candidates", "text_mlp", "--no-mlflow")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = query(
+        copy,
+        "select r.estimator, r.text_cache_computed, v.version, v.artifact_path, v.artifact_sha256 "
+        "from ml.runs r join ml.model_versions v using (run_id) order by r.started_at desc limit 1",
+    ).iloc[0]
+    assert run.estimator == "text_mlp" and run.text_cache_computed == 0
+    model = load_artifact(copy.artifacts / run.artifact_path, run.artifact_sha256)
+    assert [n.split("__")[0] for n in model.manifest["feature_names"]] == ["embedding"] * 16
+    sample = query(copy, "select * from marts.ad_score_features limit 50")
+    assert model.features(sample).shape == (50, 16)
+    assert np.isfinite(model.predict(sample)).all()
+    scored = copy.ml("score", "--task", "ad_score", "--version", str(run.version), "--explain")
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    counts = query(
+        copy,
+        "select (select count(*) from ml.ad_scores where model_version = ?) as scored, "
+        "(select count(*) from marts.ad_score_features) as ads",
+        [int(run.version)],
+    ).iloc[0]
+    assert counts.scored == counts.ads > 0

@@ -391,3 +391,85 @@ def test_fairness_gaps_and_limits() -> None:
     assert gaps.loc["equal_opportunity_difference", "value"] == pytest.approx(1.0)
     small = fairness_rows("regression", y, pred, {"g": group}, FairnessSpec(("g",), 1, 1, 1, 1000))
     assert (small.group != "all").all()  # groups under min_group_size get no gap
+
+
+# --- text and hybrid candidates ----------------------------------------------------------
+
+HYBRID = CONFIG.parent / "variants" / "ad_score_hybrid.yml"
+TEXT_ONLY = CONFIG.parent / "variants" / "ad_score_text_only.yml"
+
+
+def test_each_candidate_reads_its_columns_of_the_hybrid_features() -> None:
+    from ml.features.pipeline import embedding_columns
+    from ml.models import model_columns
+
+    config = load_config(HYBRID)
+    pipeline = build_feature_pipeline(config)
+    X = pipeline.fit_transform(frame(n=40))
+    names = [str(n) for n in pipeline.get_feature_names_out()]
+    embedding = embedding_columns(pipeline)
+    assert [names[j] for j in embedding] == [f"embedding__c{i}" for i in range(16)]
+    tabular = model_columns(get_candidate("xgboost"), X.shape[1], embedding)
+    text = model_columns(get_candidate("text_mlp"), X.shape[1], embedding)
+    assert tabular is not None and text is not None
+    assert not any(names[j].startswith("embedding__") for j in tabular)
+    assert "learned_sentiment__score" in [names[j] for j in tabular]
+    assert sorted(tabular + text) == list(range(X.shape[1]))
+    assert model_columns(get_candidate("hybrid"), X.shape[1], embedding) is None
+    # Without embeddings a tabular model reads every column.
+    assert model_columns(get_candidate("xgboost"), 7, []) is None
+    with pytest.raises(ConfigError, match="no TextEmbeddingTransformer column"):
+        model_columns(get_candidate("text_mlp"), 7, [])
+
+
+def test_candidates_that_cannot_read_the_configured_features_are_refused() -> None:
+    from ml.train import _candidates
+
+    with pytest.raises(
+        ConfigError, match=r"--candidates: model text_mlp reads text embeddings but .*ad_score\.yml has no"
+    ):
+        _candidates(load_config(CONFIG), ("xgboost", "text_mlp"))
+    hybrid = load_config(HYBRID)
+    assert [c.name for c in _candidates(hybrid, None)] == ["xgboost", "text_mlp", "hybrid"]
+    raw = yaml.safe_load(HYBRID.read_text())
+    raw["training"]["candidates"] = ["xgboost", "lightgbm"]
+    with pytest.raises(ConfigError, match="no candidate reads the TextEmbeddingTransformer feature"):
+        _candidates(parse_config(raw, "hybrid.yml"), None)
+    with pytest.raises(ConfigError, match="model xgboost reads tabular columns but every feature"):
+        _candidates(load_config(TEXT_ONLY), ("xgboost",))
+
+
+# --- stratified folds ----------------------------------------------------------------------
+
+
+def test_stratified_folds_keep_the_label_rate_groups_and_holdout() -> None:
+    from ml.splits import Splits, stratified_splits
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    groups = rng.integers(0, 300, n).astype(str)
+    y = (rng.random(n) < 0.08).astype(float)  # imbalanced
+    warehouse = Splits(np.arange(n), np.arange(n, n + 500), [(np.arange(0, 1000), np.arange(1000, 2000))] * 4)
+    splits = stratified_splits(warehouse, y, groups, seed=5)
+    assert splits.n_folds == 4
+    assert np.array_equal(splits.train_rows, warehouse.train_rows)
+    assert np.array_equal(splits.test_rows, warehouse.test_rows)
+    validated = np.concatenate([valid for _, valid in splits.cv])
+    assert np.array_equal(np.sort(validated), np.arange(n))  # every row validated exactly once
+    for train, valid in splits.cv:
+        assert abs(y[valid].mean() - y.mean()) < 0.02
+        assert not set(groups[train]) & set(groups[valid])
+    again = stratified_splits(warehouse, y, groups, seed=5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits.cv, again.cv, strict=True))
+
+
+def test_fold_strategy_is_validated() -> None:
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["training"]["folds"] = "stratified"
+    with pytest.raises(
+        ConfigError, match=r"conf\.yml: training\.folds: stratified folds need a classification"
+    ):
+        parse_config(raw, "conf.yml")
+    raw["training"]["folds"] = "shuffled"
+    with pytest.raises(ConfigError, match=r"training\.folds: unknown fold strategy 'shuffled'"):
+        parse_config(raw, "conf.yml")
