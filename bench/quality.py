@@ -40,7 +40,6 @@ def oracle_report(db: Path, truth: Path) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from ml.evaluation import expected_calibration_error
-
     from ml.warehouse import read_query
 
     test_ads = read_query(

@@ -10,6 +10,7 @@ resolve only here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,9 @@ class Candidate:
     # Which feature columns the model reads (see model_columns): "tabular" (every column but
     # transformer embeddings), "text" (the embedding columns only) or "all".
     inputs: str = "tabular"
+    # Native categorical splits: configure a fresh estimator so that these column indices
+    # (of its n_features) are categories (CategoryCodes features).  None: not supported.
+    categorical: Callable[[Any, list[int], int], None] | None = None
     tags: dict[str, Any] = field(default_factory=dict)
 
 
@@ -108,6 +112,15 @@ def _suggest_xgboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     }
 
 
+def _categorical_xgboost(model: Any, columns: list[int], n_features: int) -> None:
+    chosen = set(columns)
+    model.set_params(
+        enable_categorical=True,
+        feature_types=["c" if j in chosen else "q" for j in range(n_features)],
+        max_cat_to_onehot=1,
+    )
+
+
 def _save_xgboost(model: Any, path: Path) -> None:
     model.save_model(str(path))
 
@@ -129,14 +142,17 @@ def _gain_xgboost(model: Any, n_features: int) -> np.ndarray:
 def _contributions_xgboost(model: Any, X: np.ndarray) -> np.ndarray:
     import xgboost as xgb
 
-    return np.asarray(model.get_booster().predict(xgb.DMatrix(X), pred_contribs=True))
+    booster = model.get_booster()
+    types = booster.feature_types
+    categorical = bool(types) and "c" in types
+    matrix = xgb.DMatrix(X, feature_types=types if categorical else None, enable_categorical=categorical)
+    return np.asarray(booster.predict(matrix, pred_contribs=True))
 
 
 # --- LightGBM -------------------------------------------------------------------------
 
 
 def _make_lightgbm(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
-    import lightgbm as lgb
 
     common = {
         "random_state": seed,
@@ -146,9 +162,32 @@ def _make_lightgbm(problem_type: str, params: dict[str, Any], seed: int, n_jobs:
         "force_row_wise": True,
         **params,
     }
+    regressor, classifier = _lightgbm_classes()
     if problem_type == "regression":
-        return lgb.LGBMRegressor(objective="regression", **common)
-    return lgb.LGBMClassifier(objective="binary", **common)
+        return regressor(objective="regression", **common)
+    return classifier(objective="binary", **common)
+
+
+@functools.cache
+def _lightgbm_classes() -> tuple[type, type]:
+    """LightGBM's estimators, passing ``categorical_columns`` (set by
+    :func:`_categorical_lightgbm`) to every fit: LightGBM takes categorical columns only as
+    a fit argument, not as a parameter."""
+    import lightgbm as lgb
+
+    def fit(self: Any, X: Any, y: Any, **kwargs: Any) -> Any:
+        columns = getattr(self, "categorical_columns", None)
+        if columns:
+            kwargs.setdefault("categorical_feature", list(columns))
+        return super(type(self), self).fit(X, y, **kwargs)
+
+    regressor = type("LGBMRegressor", (lgb.LGBMRegressor,), {"fit": fit})
+    classifier = type("LGBMClassifier", (lgb.LGBMClassifier,), {"fit": fit})
+    return regressor, classifier
+
+
+def _categorical_lightgbm(model: Any, columns: list[int], n_features: int) -> None:
+    model.categorical_columns = list(columns)
 
 
 def _fit_lightgbm(
@@ -398,6 +437,7 @@ CANDIDATES: dict[str, Candidate] = {
         max_rounds=800,
         gain=_gain_xgboost,
         contributions=_contributions_xgboost,
+        categorical=_categorical_xgboost,
     ),
     "lightgbm": Candidate(
         name="lightgbm",
@@ -422,6 +462,7 @@ CANDIDATES: dict[str, Candidate] = {
         max_rounds=800,
         gain=_gain_lightgbm,
         contributions=_contributions_lightgbm,
+        categorical=_categorical_lightgbm,
     ),
     "catboost": Candidate(
         name="catboost",
@@ -480,6 +521,26 @@ def model_columns(candidate: Candidate, n_features: int, embedding: list[int]) -
             f"model {candidate.name} reads {candidate.inputs} columns but the features have no {kind} column"
         )
     return columns
+
+
+def with_categorical(candidate: Candidate, columns: list[int], n_features: int) -> Candidate:
+    """The candidate whose estimators treat ``columns`` (of ``n_features``) as categories."""
+    if not columns:
+        return candidate
+    hook = candidate.categorical
+    if hook is None:
+        raise ConfigError(
+            f"model {candidate.name} has no native categorical support: encode its categorical "
+            "features with OneHotEncoder, or use xgboost, lightgbm or hybrid"
+        )
+    columns = list(columns)
+
+    def make(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+        model = candidate.make(problem_type, params, seed, n_jobs)
+        hook(model, columns, n_features)
+        return model
+
+    return replace(candidate, make=make)
 
 
 def set_inference_threads(model: Any, n_threads: int) -> None:

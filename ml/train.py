@@ -45,12 +45,19 @@ from ml.explain import feature_bins, permutation_importance, safe_gain
 from ml.failpoints import failpoint
 from ml.fairness import FairnessSpec, fairness_rows
 from ml.features.cache import TextFeatureCache, activated
-from ml.features.pipeline import build_feature_pipeline, cache_keys, embedding_columns, has_embeddings
+from ml.features.pipeline import (
+    build_feature_pipeline,
+    cache_keys,
+    categorical_columns,
+    embedding_columns,
+    has_categorical_codes,
+    has_embeddings,
+)
 from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
 from ml.lock import writer_lock
 from ml.logs import setup_logging
 from ml.model_card import write_card
-from ml.models import Candidate, get_candidate, model_columns
+from ml.models import Candidate, get_candidate, model_columns, with_categorical
 from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
 from ml.splits import stratified_splits
 from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
@@ -245,11 +252,18 @@ def train_task(
             )
     # Which columns each candidate reads: tabular models skip transformer embeddings, the
     # text model reads only them, the hybrid model reads everything.
+    # CategoryCodes columns become native categorical splits of the boosters that read them.
     try:
         embedding = embedding_columns(pipeline)
         columns = {c.name: model_columns(c, X_train.shape[1], embedding) for c in candidates}
+        categorical = set(categorical_columns(pipeline))
+        for i, cand in enumerate(candidates):
+            read = columns[cand.name] or list(range(X_train.shape[1]))
+            codes = [k for k, j in enumerate(read) if j in categorical]
+            candidates[i] = with_categorical(cand, codes, len(read))
     except ConfigError as exc:
         raise ConfigError(f"{config.source}: training.candidates: {exc}") from None
+    by_name = {c.name: c for c in candidates}
     log.info(
         "%s: features: %d columns; text cache: %d hits, %d computed (%.1fs)",
         config.task,
@@ -319,7 +333,7 @@ def train_task(
             record("selection", cand.name, None, scores)
             log.info("%s: selection: %s mean CV %s %.4f", config.task, cand.name, t.metric, scores.mean)
         pick = min if lower_is_better(t.metric) else max
-        winner = get_candidate(pick(selection, key=lambda k: selection[k].mean))
+        winner = by_name[pick(selection, key=lambda k: selection[k].mean)]
         log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
         keep = columns[winner.name]
         if keep is not None:  # from here on, the winner's columns only (saved in the manifest)
@@ -633,6 +647,12 @@ def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Ca
             raise ConfigError(
                 f"{where}: model {cand.name} reads tabular columns but every feature of "
                 f"{config.source} is a TextEmbeddingTransformer: use text_mlp or hybrid"
+            )
+        if cand.categorical is None and cand.inputs != "text" and has_categorical_codes(config):
+            raise ConfigError(
+                f"{where}: model {cand.name} has no native categorical support but {config.source} "
+                "encodes features with CategoryCodes: use OneHotEncoder for them, or xgboost, "
+                "lightgbm or hybrid"
             )
     if embeds and all(c.inputs == "tabular" for c in candidates):
         message = (

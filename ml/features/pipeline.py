@@ -52,6 +52,22 @@ def _one_hot(categories: list[Any] | None = None) -> Any:
     )
 
 
+def _category_codes(categories: list[Any] | None = None) -> Any:
+    """Categorical inputs as integer codes (float; unknown values NaN) for the boosters'
+    native categorical splits (XGBoost, LightGBM): one column per feature instead of one per
+    value.  Nulls are their own category, as with one-hot encoding."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    cats = "auto" if categories is None else [list(categories)]
+    return make_pipeline(
+        FunctionTransformer(_fill_missing_category, feature_names_out="one-to-one"),
+        OrdinalEncoder(
+            categories=cats, handle_unknown="use_encoded_value", unknown_value=np.nan, dtype=np.float64
+        ),
+    )
+
+
 def _numeric() -> Any:
     return FunctionTransformer(_to_float, feature_names_out="one-to-one")
 
@@ -64,6 +80,7 @@ TRANSFORMERS: dict[str, Callable[..., Any]] = {
     "TextStructureTransformer": TextStructureTransformer,
     "TextEmbeddingTransformer": TextEmbeddingTransformer,
     "OneHotEncoder": _one_hot,
+    "CategoryCodes": _category_codes,
     "passthrough": _numeric,
 }
 
@@ -103,6 +120,23 @@ def embedding_columns(pipeline: ColumnTransformer) -> list[int]:
             block = pipeline.output_indices_[name]
             columns.extend(range(block.start, block.stop))
     return columns
+
+
+def categorical_columns(pipeline: ColumnTransformer) -> list[int]:
+    """Output column indices of the CategoryCodes entries of a fitted pipeline."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    columns: list[int] = []
+    for name, transformer, _ in pipeline.transformers_:
+        if isinstance(transformer, Pipeline) and isinstance(transformer.steps[-1][1], OrdinalEncoder):
+            block = pipeline.output_indices_[name]
+            columns.extend(range(block.start, block.stop))
+    return columns
+
+
+def has_categorical_codes(config: TaskConfig) -> bool:
+    return any(spec.transformer == "CategoryCodes" for spec in config.features)
 
 
 def has_embeddings(config: TaskConfig) -> bool:

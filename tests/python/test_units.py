@@ -473,3 +473,54 @@ def test_fold_strategy_is_validated() -> None:
     raw["training"]["folds"] = "shuffled"
     with pytest.raises(ConfigError, match=r"training\.folds: unknown fold strategy 'shuffled'"):
         parse_config(raw, "conf.yml")
+
+
+# --- native categorical codes ------------------------------------------------------------
+
+
+def codes_config() -> object:
+    raw = yaml.safe_load(CONFIG.read_text())
+    for spec in raw["features"]["campaign_features"]:
+        spec["transformer"] = "CategoryCodes"
+    return parse_config(raw, "codes.yml")
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
+def test_category_codes_become_native_categorical_splits(name: str, tmp_path: Path) -> None:
+    from ml.features.pipeline import categorical_columns
+    from ml.models import with_categorical
+
+    config = codes_config()
+    f = frame(n=1200)
+    f["platform"] = np.where(np.arange(1200) % 7 == 0, None, f["platform"])  # nulls: own category
+    pipeline = build_feature_pipeline(config).fit(f)
+    X = pipeline.transform(f)
+    names = [str(n) for n in pipeline.get_feature_names_out()]
+    columns = categorical_columns(pipeline)
+    assert [names[j] for j in columns] == [
+        f"{s.name}__{s.name}" for s in config.features if s.transformer == "CategoryCodes"
+    ]
+    assert np.nanmax(X[:, names.index("platform__platform")]) == 4  # five known platforms
+    unseen = pipeline.transform(f.assign(ad_format="hologram"))
+    assert np.isnan(unseen[:, names.index("ad_format__ad_format")]).all()  # unknown value: missing
+    candidate = with_categorical(get_candidate(name), columns, X.shape[1])
+    y = np.where(f.platform.isna(), 80.0, np.where(f.platform == "google", 60.0, 20.0))
+    model = candidate.make("regression", {"n_estimators": 30, "learning_rate": 0.3}, 0, 1)
+    model.fit(X, y)
+    fitted = model.get_booster().feature_types if name == "xgboost" else None
+    if fitted is not None:
+        assert [fitted[j] for j in columns] == ["c"] * len(columns)
+    saved = save_artifact(tmp_path, "ad_score", "run1", name, pipeline, model, {"problem_type": "regression"})
+    loaded = load_artifact(saved.manifest_path, saved.sha256)
+    np.testing.assert_allclose(loaded.predict(f), model.predict(X), rtol=1e-6)
+    assert np.abs(loaded.predict(f) - y).max() < 10  # the category itself is learned
+    contributions = get_candidate(name).contributions(loaded.model, X[:5])  # type: ignore[misc]
+    assert contributions.shape == (5, X.shape[1] + 1)
+
+
+def test_models_without_native_categorical_support_refuse_category_codes() -> None:
+    from ml.train import _candidates
+
+    with pytest.raises(ConfigError, match="model mlp has no native categorical support"):
+        _candidates(codes_config(), ("xgboost", "mlp"))  # type: ignore[arg-type]
+    assert [c.name for c in _candidates(codes_config(), ("xgboost", "lightgbm"))] == ["xgboost", "lightgbm"]  # type: ignore[arg-type]
