@@ -501,19 +501,28 @@ CANDIDATES["hybrid"] = replace(CANDIDATES["xgboost"], name="hybrid", inputs="all
 INPUTS = ("tabular", "text", "all")
 
 
-def model_columns(candidate: Candidate, n_features: int, embedding: list[int]) -> list[int] | None:
+def model_columns(
+    candidate: Candidate,
+    n_features: int,
+    embedding: list[int],
+    codes: list[int] | None = None,
+    one_hot: list[int] | None = None,
+) -> list[int] | None:
     """Indices of the feature matrix that ``candidate`` reads (None: every column).
 
-    ``embedding`` holds the indices of the transformer-embedding columns.
+    ``embedding`` holds the indices of the transformer-embedding columns; ``codes`` and
+    ``one_hot`` the two encodings of the CategoryCodes features: a model with native
+    categorical splits reads the codes, any other model the one-hot columns.
     """
     if candidate.inputs not in INPUTS:
         raise ConfigError(f"model {candidate.name}: inputs {candidate.inputs!r} not in {INPUTS}")
-    if candidate.inputs == "all" or (candidate.inputs == "tabular" and not embedding):
-        return None
+    encoding = set((one_hot or []) if candidate.categorical is not None else (codes or []))
     if candidate.inputs == "text":
         columns = sorted(embedding)
     else:
-        skip = set(embedding)
+        skip = encoding | (set(embedding) if candidate.inputs == "tabular" else set())
+        if not skip:
+            return None
         columns = [j for j in range(n_features) if j not in skip]
     if not columns:
         kind = "TextEmbeddingTransformer" if candidate.inputs == "text" else "non-embedding"

@@ -50,7 +50,6 @@ from ml.features.pipeline import (
     cache_keys,
     categorical_columns,
     embedding_columns,
-    has_categorical_codes,
     has_embeddings,
 )
 from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
@@ -252,11 +251,13 @@ def train_task(
             )
     # Which columns each candidate reads: tabular models skip transformer embeddings, the
     # text model reads only them, the hybrid model reads everything.
-    # CategoryCodes columns become native categorical splits of the boosters that read them.
+    # CategoryCodes features: their codes become native categorical splits of the boosters,
+    # the other models read their one-hot columns.
     try:
         embedding = embedding_columns(pipeline)
-        columns = {c.name: model_columns(c, X_train.shape[1], embedding) for c in candidates}
-        categorical = set(categorical_columns(pipeline))
+        codes, one_hot = categorical_columns(pipeline)
+        columns = {c.name: model_columns(c, X_train.shape[1], embedding, codes, one_hot) for c in candidates}
+        categorical = set(codes)
         for i, cand in enumerate(candidates):
             read = columns[cand.name] or list(range(X_train.shape[1]))
             codes = [k for k, j in enumerate(read) if j in categorical]
@@ -647,12 +648,6 @@ def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Ca
             raise ConfigError(
                 f"{where}: model {cand.name} reads tabular columns but every feature of "
                 f"{config.source} is a TextEmbeddingTransformer: use text_mlp or hybrid"
-            )
-        if cand.categorical is None and cand.inputs != "text" and has_categorical_codes(config):
-            raise ConfigError(
-                f"{where}: model {cand.name} has no native categorical support but {config.source} "
-                "encodes features with CategoryCodes: use OneHotEncoder for them, or xgboost, "
-                "lightgbm or hybrid"
             )
     if embeds and all(c.inputs == "tabular" for c in candidates):
         message = (

@@ -30,6 +30,7 @@ from ml.features.text import (
 )
 
 MISSING = "__missing__"
+CODE_SUFFIX = "_code"  # ColumnTransformer entry of a CategoryCodes feature's integer codes
 
 
 def _fill_missing_category(X: pd.DataFrame) -> np.ndarray:
@@ -122,21 +123,17 @@ def embedding_columns(pipeline: ColumnTransformer) -> list[int]:
     return columns
 
 
-def categorical_columns(pipeline: ColumnTransformer) -> list[int]:
-    """Output column indices of the CategoryCodes entries of a fitted pipeline."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OrdinalEncoder
-
-    columns: list[int] = []
-    for name, transformer, _ in pipeline.transformers_:
-        if isinstance(transformer, Pipeline) and isinstance(transformer.steps[-1][1], OrdinalEncoder):
-            block = pipeline.output_indices_[name]
-            columns.extend(range(block.start, block.stop))
-    return columns
-
-
-def has_categorical_codes(config: TaskConfig) -> bool:
-    return any(spec.transformer == "CategoryCodes" for spec in config.features)
+def categorical_columns(pipeline: ColumnTransformer) -> tuple[list[int], list[int]]:
+    """Of a fitted pipeline: the code columns of its CategoryCodes features, and the one-hot
+    columns of the same features (read by the models without native categorical splits)."""
+    codes: list[int] = []
+    one_hot: list[int] = []
+    for name, _, _ in pipeline.transformers_:
+        if name.endswith(CODE_SUFFIX):
+            for columns, entry in ((codes, name), (one_hot, name.removesuffix(CODE_SUFFIX))):
+                block = pipeline.output_indices_[entry]
+                columns.extend(range(block.start, block.stop))
+    return codes, one_hot
 
 
 def has_embeddings(config: TaskConfig) -> bool:
@@ -152,4 +149,16 @@ def build_feature_pipeline(config: TaskConfig) -> ColumnTransformer:
         counters[spec.group] = index + 1
         key = f"{config.source}: features.{spec.group}[{index}]"
         entries.append((spec.name, make_transformer(spec, key), [spec.column]))
+        if spec.transformer == "CategoryCodes":
+            # Both encodings: the codes for models with native categorical splits, one-hot
+            # columns for the others (each model reads one of them: ml.models.model_columns).
+            entries[-1] = (spec.name + CODE_SUFFIX, entries[-1][1], [spec.column])
+            entries.append((spec.name, _one_hot(**spec.params), [spec.column]))
+    names = [name for name, _, _ in entries]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ConfigError(
+            f"{config.source}: features: name(s) {', '.join(clashes)} clash with the codes "
+            "of a CategoryCodes feature"
+        )
     return ColumnTransformer(entries, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=True)

@@ -488,29 +488,42 @@ def codes_config() -> object:
 @pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
 def test_category_codes_become_native_categorical_splits(name: str, tmp_path: Path) -> None:
     from ml.features.pipeline import categorical_columns
-    from ml.models import with_categorical
+    from ml.models import model_columns, with_categorical
 
     config = codes_config()
     f = frame(n=1200)
     f["platform"] = np.where(np.arange(1200) % 7 == 0, None, f["platform"])  # nulls: own category
     pipeline = build_feature_pipeline(config).fit(f)
-    X = pipeline.transform(f)
+    X_all = pipeline.transform(f)
     names = [str(n) for n in pipeline.get_feature_names_out()]
-    columns = categorical_columns(pipeline)
-    assert [names[j] for j in columns] == [
-        f"{s.name}__{s.name}" for s in config.features if s.transformer == "CategoryCodes"
-    ]
-    assert np.nanmax(X[:, names.index("platform__platform")]) == 4  # five known platforms
+    codes, one_hot = categorical_columns(pipeline)
+    coded = [s.name for s in config.features if s.transformer == "CategoryCodes"]  # type: ignore[attr-defined]
+    assert [names[j] for j in codes] == [f"{c}_code__{c}" for c in coded]
+    assert {names[j].split("__")[0] for j in one_hot} == set(coded)
+    # The booster reads the codes and not the one-hot columns of the same features.
+    keep = model_columns(get_candidate(name), X_all.shape[1], [], codes, one_hot)
+    assert keep is not None and set(codes) <= set(keep) and not set(one_hot) & set(keep)
+    X = X_all[:, keep]
+    kept = [names[j] for j in keep]
+    assert np.nanmax(X[:, kept.index("platform_code__platform")]) == 4  # five known platforms
     unseen = pipeline.transform(f.assign(ad_format="hologram"))
-    assert np.isnan(unseen[:, names.index("ad_format__ad_format")]).all()  # unknown value: missing
-    candidate = with_categorical(get_candidate(name), columns, X.shape[1])
+    assert np.isnan(unseen[:, names.index("ad_format_code__ad_format")]).all()  # unknown: missing
+    positions = [keep.index(j) for j in codes]
+    candidate = with_categorical(get_candidate(name), positions, X.shape[1])
     y = np.where(f.platform.isna(), 80.0, np.where(f.platform == "google", 60.0, 20.0))
     model = candidate.make("regression", {"n_estimators": 30, "learning_rate": 0.3}, 0, 1)
     model.fit(X, y)
-    fitted = model.get_booster().feature_types if name == "xgboost" else None
-    if fitted is not None:
-        assert [fitted[j] for j in columns] == ["c"] * len(columns)
-    saved = save_artifact(tmp_path, "ad_score", "run1", name, pipeline, model, {"problem_type": "regression"})
+    if name == "xgboost":
+        assert [model.get_booster().feature_types[j] for j in positions] == ["c"] * len(positions)
+    saved = save_artifact(
+        tmp_path,
+        "ad_score",
+        "run1",
+        name,
+        pipeline,
+        model,
+        {"problem_type": "regression", "model_columns": keep},
+    )
     loaded = load_artifact(saved.manifest_path, saved.sha256)
     np.testing.assert_allclose(loaded.predict(f), model.predict(X), rtol=1e-6)
     assert np.abs(loaded.predict(f) - y).max() < 10  # the category itself is learned
@@ -518,9 +531,15 @@ def test_category_codes_become_native_categorical_splits(name: str, tmp_path: Pa
     assert contributions.shape == (5, X.shape[1] + 1)
 
 
-def test_models_without_native_categorical_support_refuse_category_codes() -> None:
-    from ml.train import _candidates
+def test_models_without_native_categorical_splits_read_the_one_hot_columns() -> None:
+    from ml.features.pipeline import categorical_columns
+    from ml.models import model_columns
 
-    with pytest.raises(ConfigError, match="model mlp has no native categorical support"):
-        _candidates(codes_config(), ("xgboost", "mlp"))  # type: ignore[arg-type]
-    assert [c.name for c in _candidates(codes_config(), ("xgboost", "lightgbm"))] == ["xgboost", "lightgbm"]  # type: ignore[arg-type]
+    pipeline = build_feature_pipeline(codes_config()).fit(frame(n=40))  # type: ignore[arg-type]
+    n = len(pipeline.get_feature_names_out())
+    codes, one_hot = categorical_columns(pipeline)
+    for name in ("mlp", "catboost"):
+        keep = model_columns(get_candidate(name), n, [], codes, one_hot)
+        assert keep is not None and set(one_hot) <= set(keep) and not set(codes) & set(keep)
+    # Without CategoryCodes features every tabular model reads every column.
+    assert model_columns(get_candidate("mlp"), n, [], [], []) is None
