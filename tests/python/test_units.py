@@ -543,3 +543,14 @@ def test_models_without_native_categorical_splits_read_the_one_hot_columns() -> 
         assert keep is not None and set(one_hot) <= set(keep) and not set(codes) & set(keep)
     # Without CategoryCodes features every tabular model reads every column.
     assert model_columns(get_candidate("mlp"), n, [], [], []) is None
+
+
+def test_a_feature_named_like_category_codes_is_refused() -> None:
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["features"]["numeric_features"].append(
+        {"name": "platform_code", "column": "age_min", "transformer": "passthrough"}
+    )
+    with pytest.raises(
+        ConfigError, match=r"clash\.yml: features: name\(s\) platform_code clash with the codes"
+    ):
+        build_feature_pipeline(parse_config(raw, "clash.yml"))
