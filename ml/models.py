@@ -280,7 +280,6 @@ def _contributions_lightgbm(model: Any, X: np.ndarray) -> np.ndarray:
 
 
 def _make_catboost(problem_type: str, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
-    import catboost as cb
 
     common = {
         "random_seed": seed,
@@ -289,9 +288,62 @@ def _make_catboost(problem_type: str, params: dict[str, Any], seed: int, n_jobs:
         "allow_writing_files": False,
         **params,
     }
+    regressor, classifier = _catboost_classes()
     if problem_type == "regression":
-        return cb.CatBoostRegressor(loss_function="RMSE", **common)
-    return cb.CatBoostClassifier(loss_function="Logloss", **common)
+        return regressor(loss_function="RMSE", **common)
+    return classifier(loss_function="Logloss", **common)
+
+
+def _catboost_categories(model: Any) -> list[int]:
+    """Categorical column indices: the ones set for training, or the loaded model's."""
+    configured = model.get_params().get("cat_features")
+    if configured:
+        return list(configured)
+    return list(model.get_cat_feature_indices()) if model.is_fitted() else []
+
+
+def _catboost_data(model: Any, X: Any) -> Any:
+    """CatBoost reads categories only as integers or strings: float code columns become
+    integers (missing or unknown: -1, a category of its own) in a frame."""
+    columns = _catboost_categories(model) if isinstance(X, np.ndarray) else []
+    if not columns:
+        return X
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=[str(j) for j in range(X.shape[1])])
+    for j in columns:
+        frame[str(j)] = np.where(np.isnan(X[:, j]), -1, X[:, j]).astype(np.int64)
+    return frame
+
+
+@functools.cache
+def _catboost_classes() -> tuple[type, type]:
+    """CatBoost's estimators, converting code columns for fit, eval_set and predict."""
+    import catboost as cb
+
+    def fit(self: Any, X: Any, y: Any = None, **kwargs: Any) -> Any:
+        eval_set = kwargs.get("eval_set")
+        if isinstance(eval_set, tuple):
+            kwargs["eval_set"] = (_catboost_data(self, eval_set[0]), eval_set[1])
+        return super(type(self), self).fit(_catboost_data(self, X), y, **kwargs)
+
+    def predict(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        return super(type(self), self).predict(_catboost_data(self, X), *args, **kwargs)
+
+    def predict_proba(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        return super(type(self), self).predict_proba(_catboost_data(self, X), *args, **kwargs)
+
+    regressor = type("CatBoostRegressor", (cb.CatBoostRegressor,), {"fit": fit, "predict": predict})
+    classifier = type(
+        "CatBoostClassifier",
+        (cb.CatBoostClassifier,),
+        {"fit": fit, "predict": predict, "predict_proba": predict_proba},
+    )
+    return regressor, classifier
+
+
+def _categorical_catboost(model: Any, columns: list[int], n_features: int) -> None:
+    model.set_params(cat_features=list(columns))
 
 
 def _fit_catboost(
@@ -355,7 +407,9 @@ def _gain_catboost(model: Any, n_features: int) -> np.ndarray:
 def _contributions_catboost(model: Any, X: np.ndarray) -> np.ndarray:
     import catboost as cb
 
-    return np.asarray(model.get_feature_importance(cb.Pool(X), type="ShapValues"))
+    columns = _catboost_categories(model)
+    pool = cb.Pool(_catboost_data(model, X), cat_features=columns or None)
+    return np.asarray(model.get_feature_importance(pool, type="ShapValues"))
 
 
 # --- Feed-forward network (scikit-learn MLP on standardised inputs) --------------------
@@ -478,6 +532,7 @@ CANDIDATES: dict[str, Candidate] = {
         max_rounds=800,
         gain=_gain_catboost,
         contributions=_contributions_catboost,
+        categorical=_categorical_catboost,
     ),
     "mlp": Candidate(
         name="mlp",
@@ -540,7 +595,7 @@ def with_categorical(candidate: Candidate, columns: list[int], n_features: int) 
     if hook is None:
         raise ConfigError(
             f"model {candidate.name} has no native categorical support: encode its categorical "
-            "features with OneHotEncoder, or use xgboost, lightgbm or hybrid"
+            "features with OneHotEncoder, or use xgboost, lightgbm, catboost or hybrid"
         )
     columns = list(columns)
 
