@@ -88,22 +88,36 @@ history as (
 
 ),
 
+-- Each ad's share is computed in double, rounded to 1e-6 and summed as an exact decimal, so
+-- that the sums (and the training snapshot's hash) do not depend on the summation order.
+per_ad as (
+
+    select
+        advertiser_id,
+        week_start,
+        week_spend / days_live * days_left as ad_forecast_spend,
+        case when trailing_spend > 0 then week_spend / days_live * days_left end as ad_valued_spend,
+        case
+            when trailing_spend > 0
+                then week_spend / days_live * days_left * trailing_value / trailing_spend
+        end as ad_forecast_value
+    from history
+
+),
+
 forecast as (
 
     select
         advertiser_id,
         week_start,
         count(*) as running_ads,
-        sum(week_spend / days_live * days_left) as forecast_spend,
-        sum(case when trailing_spend > 0 then week_spend / days_live * days_left end)
+        cast(sum({{ dbt.cast('round(ad_forecast_spend, 6)', 'decimal(38, 6)') }}) as double)
+            as forecast_spend,
+        cast(sum({{ dbt.cast('round(ad_valued_spend, 6)', 'decimal(38, 6)') }}) as double)
             as forecast_valued_spend,
-        sum(
-            case
-                when trailing_spend > 0
-                    then week_spend / days_live * days_left * trailing_value / trailing_spend
-            end
-        ) as forecast_value
-    from history
+        cast(sum({{ dbt.cast('round(ad_forecast_value, 6)', 'decimal(38, 6)') }}) as double)
+            as forecast_value
+    from per_ad
     group by advertiser_id, week_start
 
 ),
