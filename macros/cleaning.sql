@@ -144,21 +144,6 @@
     ) as varchar)
 {%- endmacro %}
 
-{% macro arg_max(value, order_by) -%}
-    {#- `value` of the row with the greatest (order_by[0], order_by[1], ...) in each group. -#}
-    {{- return(adapter.dispatch('arg_max', 'adscore')(value, order_by)) -}}
-{%- endmacro %}
-
-{% macro default__arg_max(value, order_by) -%}
-    max_by({{ value }}, {{ order_by | join(' || ') }})
-{%- endmacro %}
-
-{% macro duckdb__arg_max(value, order_by) -%}
-    arg_max({{ value }}, struct_pack(
-        {%- for column in order_by %}o{{ loop.index }} := {{ column }}{{ ", " if not loop.last }}{% endfor -%}
-    ))
-{%- endmacro %}
-
 {% macro or_zero_when_empty(text, parsed) -%}
     {#-
         The documented default for optional counts and values: 0 when the cell is empty (the

@@ -131,34 +131,27 @@ validated as (
 
 ),
 
--- Dedup without sorting every row: number the rows, pick the latest extraction of each key
--- (ties between identical re-deliveries broken arbitrarily: their content is the same).
-numbered as (
+flagged as (
 
     select
         *,
-        row_number() over () as row_key
+        rejection_reason is null as is_usable
     from validated
 
 ),
 
-latest as (
-
-    select
-        {{ adscore.arg_max('row_key', ['extracted_at', 'source_file']) }} as row_key
-    from numbered
-    where rejection_reason is null
-    group by source_name, ad_id, performance_date, platform
-
-),
-
+-- Of the usable rows of each key, the latest extraction is kept (ties between identical
+-- re-deliveries broken arbitrarily: their content is the same).  One partitioned window:
+-- measured faster here than numbering every row and joining an arg_max back.
 ranked as (
 
     select
-        numbered.*,
-        latest.row_key is not null as is_latest
-    from numbered
-    left join latest on numbered.row_key = latest.row_key
+        *,
+        is_usable and row_number() over (
+            partition by is_usable, source_name, ad_id, performance_date, platform
+            order by extracted_at desc nulls last, source_file desc
+        ) = 1 as is_latest
+    from flagged
 
 ),
 
