@@ -260,8 +260,8 @@ def train_task(
         categorical = set(codes)
         for i, cand in enumerate(candidates):
             read = columns[cand.name] or list(range(X_train.shape[1]))
-            codes = [k for k, j in enumerate(read) if j in categorical]
-            candidates[i] = with_categorical(cand, codes, len(read))
+            positions = [k for k, j in enumerate(read) if j in categorical]
+            candidates[i] = with_categorical(cand, positions, len(read))
     except ConfigError as exc:
         raise ConfigError(f"{config.source}: training.candidates: {exc}") from None
     by_name = {c.name: c for c in candidates}
