@@ -141,7 +141,8 @@ flagged as (
 ),
 
 -- Of the usable rows of each key, the latest extraction is kept (ties between identical
--- re-deliveries broken arbitrarily: their content is the same).  One partitioned window:
+-- re-deliveries broken arbitrarily: their content is the same; an unknown time counts as
+-- the earliest).  One partitioned window:
 -- measured faster here than numbering every row and joining an arg_max back.
 ranked as (
 
