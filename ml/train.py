@@ -49,6 +49,7 @@ from ml.features.pipeline import (
     build_feature_pipeline,
     cache_keys,
     categorical_columns,
+    drop_unread,
     embedding_columns,
     has_embeddings,
 )
@@ -490,7 +491,8 @@ def train_task(
             "problem_type": problem,
             "target": spec.target,
             "feature_names": feature_names,
-            "model_columns": keep,
+            # The saved pipeline computes only the entries the model reads.
+            "model_columns": drop_unread(pipeline, keep),
             "input_columns": config.input_columns(),
             "params": tuned.best_params,
             "seed": seed,

@@ -55,7 +55,7 @@ def _one_hot(categories: list[Any] | None = None) -> Any:
 
 def _category_codes(categories: list[Any] | None = None) -> Any:
     """Categorical inputs as integer codes (float; unknown values NaN) for the boosters'
-    native categorical splits (XGBoost, LightGBM): one column per feature instead of one per
+    native categorical splits (XGBoost, LightGBM, CatBoost): one column per feature, not one per
     value.  Nulls are their own category, as with one-hot encoding."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OrdinalEncoder
@@ -136,6 +136,31 @@ def categorical_columns(pipeline: ColumnTransformer) -> tuple[list[int], list[in
     return codes, one_hot
 
 
+def drop_unread(pipeline: ColumnTransformer, keep: list[int] | None) -> list[int] | None:
+    """Turn the fitted entries none of whose columns a model reads into 'drop', so that the
+    saved pipeline does not compute them at scoring (a tabular winner skips the embedding, a
+    booster the one-hot columns of CategoryCodes features).  Returns ``keep`` re-indexed to
+    the pruned output, or None when the model reads every remaining column."""
+    if keep is None:
+        return None
+    read = set(keep)
+    mapping: dict[int, int] = {}
+    indices: dict[str, slice] = {}
+    for i, (name, _, columns) in enumerate(pipeline.transformers_):
+        block = pipeline.output_indices_.get(name, slice(0, 0))
+        if block.stop > block.start and not read.intersection(range(block.start, block.stop)):
+            pipeline.transformers_[i] = (name, "drop", columns)
+            indices[name] = slice(0, 0)
+            continue
+        start = len(mapping)
+        for j in range(block.start, block.stop):
+            mapping[j] = len(mapping)
+        indices[name] = slice(start, len(mapping))
+    pipeline.output_indices_ = indices
+    pruned = [mapping[j] for j in keep]
+    return None if pruned == list(range(len(mapping))) else pruned
+
+
 def has_embeddings(config: TaskConfig) -> bool:
     return any(spec.transformer == "TextEmbeddingTransformer" for spec in config.features)
 
@@ -148,12 +173,13 @@ def build_feature_pipeline(config: TaskConfig) -> ColumnTransformer:
         index = counters.get(spec.group, 0)
         counters[spec.group] = index + 1
         key = f"{config.source}: features.{spec.group}[{index}]"
-        entries.append((spec.name, make_transformer(spec, key), [spec.column]))
+        transformer = make_transformer(spec, key)
         if spec.transformer == "CategoryCodes":
             # Both encodings: the codes for models with native categorical splits, one-hot
             # columns for the others (each model reads one of them: ml.models.model_columns).
-            entries[-1] = (spec.name + CODE_SUFFIX, entries[-1][1], [spec.column])
-            entries.append((spec.name, _one_hot(**spec.params), [spec.column]))
+            entries.append((spec.name + CODE_SUFFIX, transformer, [spec.column]))
+            transformer = _one_hot(**spec.params)
+        entries.append((spec.name, transformer, [spec.column]))
     names = [name for name, _, _ in entries]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:

@@ -373,6 +373,8 @@ def test_text_and_hybrid_models_are_selected_on_cv_and_score(trained, tmp_path: 
     assert [n.split("__")[0] for n in model.manifest["feature_names"]] == ["embedding"] * 16
     sample = query(copy, "select * from marts.ad_score_features limit 50")
     assert model.features(sample).shape == (50, 16)
+    # Its saved pipeline computes the embedding only (every other entry dropped).
+    assert [n for n, t, _ in model.pipeline.transformers_ if t != "drop"] == ["embedding"]
     assert np.isfinite(model.predict(sample)).all()
     scored = copy.ml("score", "--task", "ad_score", "--version", str(run.version), "--explain")
     assert scored.returncode == 0, scored.stderr[-3000:]

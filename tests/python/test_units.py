@@ -418,6 +418,21 @@ def test_each_candidate_reads_its_columns_of_the_hybrid_features() -> None:
     assert model_columns(get_candidate("hybrid"), X.shape[1], embedding) is None
     # Without embeddings a tabular model reads every column.
     assert model_columns(get_candidate("xgboost"), 7, []) is None
+    # The saved pipeline computes only what the model reads: the embedding is dropped for the
+    # tabular model, everything but the embedding for the text model.
+    import copy
+
+    from ml.features.pipeline import drop_unread
+
+    f = frame(n=40)
+    for keep in (tabular, text):
+        pruned = copy.deepcopy(pipeline)
+        reindexed = drop_unread(pruned, keep)
+        out = pruned.transform(f)
+        selected = out if reindexed is None else out[:, reindexed]
+        np.testing.assert_allclose(selected, X[:, keep])
+        active = {n for n, t, _ in pruned.transformers_ if t != "drop"}
+        assert ("embedding" in active) == (keep is text) and ("platform" in active) == (keep is tabular)
     with pytest.raises(ConfigError, match="no TextEmbeddingTransformer column"):
         model_columns(get_candidate("text_mlp"), 7, [])
 
