@@ -45,21 +45,23 @@
 {% test json_keys_present(model, keys, column_name='json_line') %}
     {#-
         For a JSON-lines source, every key path (e.g. '$.metrics.spend') must occur in the
-        valid lines; fails naming the file pattern and every absent key.
+        valid lines; fails naming the file pattern and every absent key.  One probe per key,
+        each stopping at the first valid line that has it, so a healthy export is not read
+        whole (only a missing key scans every line).
     -#}
     {%- if execute -%}
-        {%- set checks -%}
-            select
+        {%- set probes -%}
             {%- for key in keys %}
-                count(case when json_valid({{ column_name }}) then json_extract({{ column_name }}, '{{ key }}') end) as k{{ loop.index }}{{ "," if not loop.last }}
+            select '{{ key }}' as key_path from (
+                select 1 from {{ model }}
+                where json_valid({{ column_name }}) and json_extract({{ column_name }}, '{{ key }}') is not null
+                limit 1
+            ) as probe_{{ loop.index }}
+            {{ "union all" if not loop.last }}
             {%- endfor %}
-            from {{ model }}
         {%- endset -%}
-        {%- set row = run_query(checks).rows[0] -%}
-        {%- set missing = [] -%}
-        {%- for key in keys -%}
-            {%- if row[loop.index0] == 0 -%}{%- do missing.append(key) -%}{%- endif -%}
-        {%- endfor -%}
+        {%- set found = run_query(probes).columns[0].values() -%}
+        {%- set missing = keys | reject('in', found) | list -%}
         {%- if missing -%}
             {{ exceptions.raise_compiler_error("Missing required key(s) " ~ missing | join(", ") ~ " in " ~ adscore.relation_file_path(model)) }}
         {%- endif -%}

@@ -217,12 +217,20 @@ def test_raw_file_missing_a_column_fails_dbt_and_writes_nothing(trained, tmp_pat
     drop = rows[0].index("clicks")
     with open(meta, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         csv.writer(f, lineterminator="\n").writerows([r[:drop] + r[drop + 1 :] for r in rows])
+    # A JSON-lines export whose key was renamed in every record (the probe stops at the first
+    # line having a key, so only an absent key is read to the end).
+    tiktok = raw / "tiktok" / "ad_report.jsonl"
+    lines = tiktok.read_bytes()
+    assert lines.count(b'"spend":') > 100
+    tiktok.write_bytes(lines.replace(b'"spend":', b'"cost":'))
     bad = wh.with_raw(tmp_path / "bad", raw)
     before = ml_counts(bad)
     result = bad.dbt_build()
     assert result.returncode != 0
     assert "Missing required column(s) clicks" in result.stdout
     assert str(meta) in result.stdout
+    assert "Missing required key(s) $.metrics.spend in " in result.stdout
+    assert "$.metrics.clicks" not in result.stdout.split("Missing required key(s)")[1].split("\n")[0]
     assert ml_counts(bad) == before
 
 
