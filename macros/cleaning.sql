@@ -155,3 +155,29 @@
         when nullif(trim({{ text }}), '') is null then 0
     end
 {%- endmacro %}
+
+{% macro row_key() -%}
+    {#-
+        A key naming one row of a materialised table, made without reading any other row (the
+        raw exports carry no line id, and identical re-deliveries exist, so no column set is
+        unique).  Random: it ties a row only to the models built from that same table.
+    -#}
+    {{- return(adapter.dispatch('row_key', 'adscore')()) -}}
+{%- endmacro %}
+
+{% macro default__row_key() -%}
+    {{ exceptions.raise_compiler_error("row_key has no implementation for " ~ target.type) }}
+{%- endmacro %}
+
+{% macro duckdb__row_key() -%}
+    gen_random_uuid()
+{%- endmacro %}
+
+{% macro is_cpm_outlier(log_cpm, median_log_cpm, robust_sd_log_cpm) -%}
+    {#-
+        The robust CPM rule: ln CPM further than var outlier_max_robust_z robust standard
+        deviations (1.4826 x MAD) from its platform's median.  NULL (not an outlier) without
+        a CPM or a baseline.
+    -#}
+    abs({{ log_cpm }} - {{ median_log_cpm }}) > {{ var('outlier_max_robust_z') }} * {{ robust_sd_log_cpm }}
+{%- endmacro %}

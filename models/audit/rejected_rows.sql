@@ -4,8 +4,8 @@
 -#}
 {%- set raw_sources = adscore.raw_sources() -%}
 -- The csv_rejects tables are written by the post-hooks of the models that read the files:
--- depends_on: {{ ref('int_ad_daily_performance_validated') }}
--- depends_on: {{ ref('int_offline_conversions_validated') }}
+-- depends_on: {{ ref('int_ad_daily_performance_checked') }}
+-- depends_on: {{ ref('int_offline_conversions_checked') }}
 {%- for s in raw_sources if s.source == 'adops' %}
 -- depends_on: {{ ref(s.staging) }}
 {%- endfor %}
