@@ -14,7 +14,10 @@
 {% macro duckdb__meta_action_total(column, action_type) -%}
     case
         when nullif(trim({{ column }}), '') is null then 0
-        when json_valid({{ column }}) then coalesce(list_sum(list_transform(
+        when not json_valid({{ column }}) then null
+        {#- no entry can match: skip the parse (most rows carry no such action) #}
+        when not contains({{ column }}, '{{ action_type }}') then 0
+        else coalesce(list_sum(list_transform(
             list_filter(
                 try(from_json({{ column }}, '[{"action_type": "VARCHAR", "value": "VARCHAR"}]')),
                 lambda a: a.action_type = '{{ action_type }}'
