@@ -20,6 +20,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,18 @@ def run_measured(
     }
 
 
+def summarise(runs: list[dict]) -> dict:
+    """Median wall time and peak RSS over the runs (every run kept); failed if any run failed."""
+    ok = [r for r in runs if r["returncode"] == 0] or runs
+    return {
+        "wall_s": statistics.median(r["wall_s"] for r in ok),
+        "peak_rss_gib": statistics.median(r["peak_rss_gib"] for r in ok),
+        "returncode": next((r["returncode"] for r in runs if r["returncode"] != 0), 0),
+        "runs": [{k: r[k] for k in ("wall_s", "peak_rss_gib", "returncode")} for r in runs],
+        "tail": runs[-1]["tail"],
+    }
+
+
 def base_raw_millions(work: Path) -> float:
     """Raw rows of one tile (the base world), from its generator manifest: delivery + feed."""
     manifest = json.loads((work / "base" / "ground_truth" / "manifest.json").read_text())
@@ -99,6 +112,20 @@ def main() -> None:
         help="do not run pandas above this many million ad-days",
     )
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default <work>/results.json)")
+    parser.add_argument(
+        "--single-thread-above",
+        type=int,
+        default=50,
+        help="above this many million raw rows, dbt runs one model at a time "
+        "(ADSCORE_DBT_THREADS=1): two big aggregations side by side exceed the default "
+        "DuckDB memory limit at ~100M rows",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="runs of each side per size (fresh warehouse each); medians reported",
+    )
     args = parser.parse_args()
 
     work = args.work
@@ -142,8 +169,6 @@ def main() -> None:
         print(f"[{size}M] tiling x{tiles} ...", flush=True)
         tile_s = tile(base, raw, tiles)
         db = folder / "warehouse.duckdb"
-        for path in (db, db.with_suffix(".duckdb.wal")):
-            path.unlink(missing_ok=True)
         dbt_env = {
             **env,
             "ADSCORE_RAW_DIR": str(raw),
@@ -151,28 +176,46 @@ def main() -> None:
             "DBT_TARGET_PATH": str(folder / "dbt_target"),
             "DBT_LOG_PATH": str(folder / "dbt_logs"),
         }
-        print(f"[{size}M] dbt build ...", flush=True)
-        dbt = run_measured([str(Path(sys.executable).parent / "dbt"), "build"], dbt_env)
+        if size > args.single_thread_above:
+            dbt_env["ADSCORE_DBT_THREADS"] = "1"
+        dbt_runs = []
+        for repeat in range(args.repeats):
+            for path in (db, db.with_suffix(".duckdb.wal")):
+                path.unlink(missing_ok=True)
+            shutil.rmtree(folder / "dbt_target", ignore_errors=True)  # no partial parse
+            print(f"[{size}M] dbt build (run {repeat + 1}) ...", flush=True)
+            dbt_runs.append(run_measured([str(Path(sys.executable).parent / "dbt"), "build"], dbt_env))
+            print(f"    {dbt_runs[-1]['wall_s']} s, {dbt_runs[-1]['peak_rss_gib']} GiB", flush=True)
+        dbt = summarise(dbt_runs)
         n_raw = raw_rows(db)
         record = {
             "size_m_raw_rows": size,
             "tiles": tiles,
             "raw_rows": n_raw,
             "tile_s": round(tile_s, 1),
+            "dbt_threads": int(dbt_env.get("ADSCORE_DBT_THREADS", "2")),
             "dbt": dbt,
         }
         if size <= args.skip_pandas_above:
-            print(f"[{size}M] pandas reference ...", flush=True)
-            record["pandas"] = run_measured(
-                [
-                    sys.executable,
-                    str(REPO / "bench/pandas_reference.py"),
-                    str(raw),
-                    str(folder / "pandas.parquet"),
-                ],
-                env,
-                mem_limit_bytes=int(args.pandas_mem_gib * 2**30),
-            )
+            pandas_runs = []
+            for repeat in range(args.repeats):
+                print(f"[{size}M] pandas reference (run {repeat + 1}) ...", flush=True)
+                pandas_runs.append(
+                    run_measured(
+                        [
+                            sys.executable,
+                            str(REPO / "bench/pandas_reference.py"),
+                            str(raw),
+                            str(folder / "pandas.parquet"),
+                        ],
+                        env,
+                        mem_limit_bytes=int(args.pandas_mem_gib * 2**30),
+                    )
+                )
+                print(f"    {pandas_runs[-1]['wall_s']} s, {pandas_runs[-1]['peak_rss_gib']} GiB", flush=True)
+                if pandas_runs[-1]["returncode"] != 0:
+                    break  # a failure (e.g. out of memory) repeats the same way
+            record["pandas"] = summarise(pandas_runs)
         results.append(record)
         print(json.dumps({k: v for k, v in record.items()}, default=str)[:2000], flush=True)
         shutil.rmtree(folder / "dbt_target", ignore_errors=True)
