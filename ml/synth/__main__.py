@@ -9,6 +9,9 @@ Writes the raw platform exports under ``--out`` and, outside it (``--truth``, de
   see, estimated by re-simulating every unobservable part ``--replicates`` times and applying
   the same label definition as dbt; and ``ad_score_python``, the label the warehouse should
   compute from these exports once it has cleaned them as documented.
+- ``account_health_oracle.csv``: per advertiser-week, the ``is_at_risk`` label the warehouse
+  should compute and the true at-risk probability as of the week's end (``--health-replicates``
+  re-simulations of what follows it, new launches included: ml/synth/account_health.py).
 - ``defects.csv``: every corrupted row, line or file (``--defect-scale`` x the rates in
   ml/synth/defects.py; 0 for clean exports) with the handling the warehouse owes it.
 """

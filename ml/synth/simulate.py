@@ -224,7 +224,7 @@ def _chain(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarra
     return states
 
 
-def _draw_ad_latents(world: World, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+def draw_ad_latents(world: World, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     a = world.ads
     quality = rng.normal(0.0, 1.0, n)
     cvr_noise = rng.normal(0.0, 1.0, n)
@@ -238,7 +238,7 @@ def _draw_ad_latents(world: World, rng: np.random.Generator, n: int) -> tuple[np
 
 
 def draw_latents(world: World, rng: np.random.Generator) -> Latents:
-    ads = _draw_ad_latents(world, rng, len(world.ads))
+    ads = draw_ad_latents(world, rng, len(world.ads))
     n_accounts = len(world.accounts)
     first = rng.choice(len(STATES), n_accounts, p=STATE_START)
     states = np.column_stack([first, _chain(rng, first, n_weeks(world) - 1)])
@@ -255,7 +255,7 @@ def continue_latents(world: World, known: Latents, week: int, rng: np.random.Gen
     out = known.copy()
     week_end_day = (week + 1) * 7 - world.start_date.weekday() - 1
     later = world.ads.launch_day.to_numpy() > week_end_day
-    fresh = _draw_ad_latents(world, rng, len(world.ads))
+    fresh = draw_ad_latents(world, rng, len(world.ads))
     for name, values in zip(("quality", "cvr_noise", "cpm_factor", "pacing", "stop_day"), fresh, strict=True):
         getattr(out, name)[later] = values[later]
     running = ~later & (known.stop_day > week_end_day)

@@ -83,6 +83,8 @@ class World:
     campaigns: pd.DataFrame
     ad_sets: pd.DataFrame
     ads: pd.DataFrame
+    n_ads: int  # the size asked for (``ads`` may hold a few fewer)
+    platform_mix: np.ndarray  # (accounts, platforms): each account's share of campaigns per platform
 
 
 def read_objective_map() -> pd.DataFrame:
@@ -98,25 +100,24 @@ def _native_id(rng: np.random.Generator, n: int, prefix: int, digits: int) -> np
     return np.array([str(base + int(o)) for o in offsets])
 
 
-def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
-    """Draw a world with about ``n_ads`` ads running over ``days`` days."""
-    rng = np.random.default_rng(seed)
-    objective_map = read_objective_map()
+def draw_campaigns(
+    rng: np.random.Generator,
+    acc: pd.DataFrame,
+    platform_mix: np.ndarray,
+    n_ads: int,
+    days: int,
+    objective_map: pd.DataFrame,
+    copy: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Campaigns, their ad sets and about ``n_ads`` ads for the accounts ``acc`` (no native ids).
 
-    # Accounts: an industry, a size band that scales budgets, and a platform mix.
-    n_accounts = max(3, n_ads // 50)
-    acc = pd.DataFrame(
-        {
-            "account_key": np.arange(n_accounts),
-            "vertical": rng.choice(VERTICALS, n_accounts),
-            "size_band": rng.choice(SIZE_BANDS, n_accounts, p=(0.5, 0.35, 0.15)),
-        }
-    )
-    acc["account_name"] = [
-        f"{v.title()} Co {i:04d}" for i, v in zip(acc.account_key, acc.vertical, strict=True)
-    ]
-    platform_mix = rng.dirichlet(np.array(PLATFORM_SHARE) * 4, n_accounts)
-
+    The world draws these once; the account-health ground truth draws them afresh to stand in
+    for the launches that are still unknown at a week's end.  ``copy=False`` skips writing the
+    ad copy (its latent tone, emotion and length class, which move the rates, are drawn
+    either way).
+    """
+    n_accounts = len(acc)
+    size_band = acc.size_band.to_numpy()
     # Campaigns: about five ads per campaign; over-draw then trim to n_ads.
     n_campaigns = int(n_ads / 5 * 1.3) + 5
     camp_account = rng.integers(0, n_accounts, n_campaigns)
@@ -132,7 +133,7 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
         objective[camp_source == src] = options.objective.to_numpy()[pick]
     camp_start = rng.integers(0, max(1, days - 7), n_campaigns)
     camp_end = np.minimum(camp_start + rng.integers(7, 61, n_campaigns), days - 1)
-    size_scale = acc.size_band.map({"small": 60.0, "mid": 300.0, "large": 1500.0}).to_numpy()
+    size_scale = pd.Series(size_band).map({"small": 60.0, "mid": 300.0, "large": 1500.0}).to_numpy()
     camp_budget = np.round(size_scale[camp_account] * rng.lognormal(0, 0.5, n_campaigns), 0)
     campaigns = pd.DataFrame(
         {
@@ -195,7 +196,10 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
         rng.choice(LENGTH_CLASSES, n, p=(0.3, 0.4, 0.3)),
     )
     emoji_prob = np.where(np.isin(platform, ("tiktok", "instagram")), 0.5, 0.15)
-    headlines, bodies = compose_copy(rng, vertical, tone, emotion, length_class, emoji_prob)
+    if copy:
+        headlines, bodies = compose_copy(rng, vertical, tone, emotion, length_class, emoji_prob)
+    else:
+        headlines = bodies = [""] * n
 
     aspect = np.array(
         [
@@ -241,6 +245,30 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
     ads["daily_budget"] = np.round(
         camp_budget[camp_of_ad] / sets_per_campaign[camp_of_ad] / ads_per_set[ad_set_of_ad], 2
     )
+    return campaigns, ad_sets, ads
+
+
+def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
+    """Draw a world with about ``n_ads`` ads running over ``days`` days."""
+    rng = np.random.default_rng(seed)
+    objective_map = read_objective_map()
+
+    # Accounts: an industry, a size band that scales budgets, and a platform mix.
+    n_accounts = max(3, n_ads // 50)
+    acc = pd.DataFrame(
+        {
+            "account_key": np.arange(n_accounts),
+            "vertical": rng.choice(VERTICALS, n_accounts),
+            "size_band": rng.choice(SIZE_BANDS, n_accounts, p=(0.5, 0.35, 0.15)),
+        }
+    )
+    acc["account_name"] = [
+        f"{v.title()} Co {i:04d}" for i, v in zip(acc.account_key, acc.vertical, strict=True)
+    ]
+    platform_mix = rng.dirichlet(np.array(PLATFORM_SHARE) * 4, n_accounts)
+    campaigns, ad_sets, ads = draw_campaigns(rng, acc, platform_mix, n_ads, days, objective_map)
+    camp_source = campaigns.source_platform.to_numpy()
+    camp_platform = campaigns.platform.to_numpy()
 
     # Native ids, unique per source.
     prefixes = {"meta": (2385, 17), "google_ads": (6, 12), "tiktok": (17, 19), "pinterest": (68, 12)}
@@ -271,4 +299,4 @@ def build_world(n_ads: int, days: int, seed: int, start_date: dt.date) -> World:
     # Keep only campaigns and ad sets that still have ads after trimming.
     campaigns = campaigns[campaigns.campaign_key.isin(ads.campaign_key)].reset_index(drop=True)
     ad_sets = ad_sets[ad_sets.ad_set_key.isin(ads.ad_set_key)].reset_index(drop=True)
-    return World(start_date, days, acc, campaigns, ad_sets, ads)
+    return World(start_date, days, acc, campaigns, ad_sets, ads, n_ads, platform_mix)

@@ -85,3 +85,46 @@ def test_oracle_is_informative_but_not_perfect(demo_data: tuple[Path, Path]) -> 
     assert by_tone[1] > by_tone[-1]
     labeled = oracle.labeled_share > 0
     assert labeled.mean() > 0.95 and np.isfinite(oracle.expected_ad_score[labeled]).all()
+
+
+def test_account_health_truth_is_as_of_the_week_end() -> None:
+    """P(at risk) for a week depends on nothing that happens after it: changing the ads that
+    launch later (budgets x10, every one a retargeting conversion ad) leaves that week's
+    probability unchanged, while a week in which those ads are live does move."""
+    import dataclasses
+    import datetime as dt
+
+    from ml.synth import account_health
+    from ml.synth.simulate import ad_effects, simulate
+    from ml.synth.world import build_world
+
+    world = build_world(800, 56, 3, dt.date(2026, 8, 3))
+    effects = ad_effects(world)
+    daily, latents = simulate(world, effects, np.random.default_rng(1))
+    weeks = account_health.full_weeks(world)
+    first = int(weeks[1])  # the first week with min_history_weeks (2) of history
+    week_end_day = (first + 1) * 7 - world.start_date.weekday() - 1
+    later = world.ads.launch_day.to_numpy() > week_end_day
+    assert later.any()
+    ads = world.ads.copy()
+    ads.loc[later, "daily_budget"] *= 10
+    ads.loc[later, ["objective", "audience_type"]] = ["conversion", "retargeting"]
+    changed = dataclasses.replace(world, ads=ads)
+
+    def truth(w: object) -> pd.DataFrame:
+        return account_health.ground_truth(
+            w, ad_effects(w), daily, latents, np.random.default_rng(5), replicates=4
+        )
+
+    before, after = truth(world), truth(changed)
+    at_first = before.week.to_numpy() == first
+    assert at_first.sum() > 10
+    np.testing.assert_array_equal(
+        before.true_at_risk_probability[at_first], after.true_at_risk_probability[at_first]
+    )
+    # Sanity: the change matters once the ads are live (so the equality above is not vacuous).
+    later_weeks = before.week.to_numpy() > first + 2
+    assert not np.allclose(
+        before.true_at_risk_probability[later_weeks].fillna(-1),
+        after.true_at_risk_probability[later_weeks].fillna(-1),
+    )
