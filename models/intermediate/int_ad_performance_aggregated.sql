@@ -1,8 +1,8 @@
 with
 
-daily_performance as (
+ad_weeks as (
 
-    select * from {{ ref('int_ad_daily_performance_joined') }}
+    select * from {{ ref('int_ad_weeks_delivered') }}
 
 ),
 
@@ -18,11 +18,11 @@ aggregated as (
         sum(likes) as likes,
         sum(comments) as comments,
         sum(shares) as shares,
-        count(*) as active_days,
-        min(performance_date) as first_performance_date,
-        max(performance_date) as last_performance_date
+        cast(sum(active_days) as {{ dbt.type_bigint() }}) as active_days,
+        min(first_performance_date) as first_performance_date,
+        max(last_performance_date) as last_performance_date
 
-    from daily_performance
+    from ad_weeks
     group by ad_id
 
 )

@@ -21,18 +21,18 @@ ads as (
 
 ),
 
-daily_performance as (
+ad_weeks_delivered as (
 
-    select * from {{ ref('int_ad_daily_performance_joined') }}
+    select * from {{ ref('int_ad_weeks_delivered') }}
 
 ),
 
 delivery_window as (
 
     select
-        min(performance_date) as first_date,
-        max(performance_date) as last_date
-    from daily_performance
+        min(first_performance_date) as first_date,
+        max(last_performance_date) as last_date
+    from ad_weeks_delivered
 
 ),
 

@@ -2,9 +2,9 @@
 -- platform and objective.
 with
 
-daily_performance as (
+ad_weeks as (
 
-    select * from {{ ref('int_ad_daily_performance_joined') }}
+    select * from {{ ref('int_ad_weeks_delivered') }}
 
 ),
 
@@ -14,37 +14,22 @@ ads as (
 
 ),
 
-weekly as (
-
-    select
-        ad_id,
-        cast({{ dbt.date_trunc('week', 'performance_date') }} as date) as week_start,
-        sum(impressions) as impressions,
-        sum(clicks) as clicks,
-        sum(conversions) as conversions,
-        sum(spend) as spend,
-        sum(conversion_value) as conversion_value
-    from daily_performance
-    group by ad_id, cast({{ dbt.date_trunc('week', 'performance_date') }} as date)
-
-),
-
 final as (
 
     select
-        weekly.ad_id,
+        ad_weeks.ad_id,
         ads.advertiser_id,
         ads.platform,
         ads.objective,
-        weekly.impressions,
-        weekly.clicks,
-        weekly.conversions,
-        weekly.spend,
-        weekly.conversion_value,
-        weekly.week_start
+        ad_weeks.impressions,
+        ad_weeks.clicks,
+        ad_weeks.conversions,
+        ad_weeks.spend,
+        ad_weeks.conversion_value,
+        ad_weeks.week_start
 
-    from weekly
-    inner join ads on weekly.ad_id = ads.ad_id
+    from ad_weeks
+    inner join ads on ad_weeks.ad_id = ads.ad_id
 
 )
 
