@@ -193,7 +193,7 @@ def test_no_account_health_feature_reads_the_future(built: Warehouse, tmp_path: 
             "where performance_date > ?",
             [cutoff.date()],
         )
-    result = wh.run(str(Path(sys.executable).parent / "dbt"), "run", "--select", "int_ad_weeks_aggregated+")
+    result = wh.run(str(Path(sys.executable).parent / "dbt"), "run", "--select", "int_ad_weeks_delivered+")
     assert result.returncode == 0, result.stdout[-3000:]
     after = query(wh, "select * from marts.account_health_training order by account_id, week_start")
     features = [c for c in before.columns if c != "is_at_risk"]
