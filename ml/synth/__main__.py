@@ -153,12 +153,7 @@ def generate(
             np.random.default_rng(seeds[replicates + 2]),
             health_replicates,
         )
-        health.insert(0, "account_id", world.accounts.advertiser_id.to_numpy()[health.account_key])
-        offset = world.start_date.weekday()
-        health.insert(
-            1, "week_start", [start_date + dt.timedelta(days=int(7 * w - offset)) for w in health.week]
-        )
-        health.drop(columns=["account_key", "week"]).to_csv(
+        account_health.keyed(world, health).to_csv(
             tmp_truth / "account_health_oracle.csv", index=False, lineterminator="\n"
         )
         pd.DataFrame(

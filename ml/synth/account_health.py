@@ -16,6 +16,7 @@ replaying them, 0.896 as of the week's end, on the 20k demo's test weeks: docs/b
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,19 @@ def as_of_replicate(
     combined = Latents(joined[0], joined[1], joined[2], joined[3], joined[4], future.account_state)
     effects_w = pd.concat([effects[known], fresh_effects[later]], ignore_index=True)
     return dataclasses.replace(world, ads=ads), effects_w, combined
+
+
+def keyed(world: World, panel: pd.DataFrame) -> pd.DataFrame:
+    """The ground-truth panel keyed as the warehouse keys it: advertiser id and the week's Monday."""
+    offset = world.start_date.weekday()
+    out = panel.drop(columns=["account_key", "week"])
+    out.insert(0, "account_id", world.accounts.advertiser_id.to_numpy()[panel.account_key])
+    out.insert(
+        1,
+        "week_start",
+        [world.start_date + dt.timedelta(days=int(7 * w - offset)) for w in panel.week],
+    )
+    return out
 
 
 def ground_truth(
