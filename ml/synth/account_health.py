@@ -126,7 +126,11 @@ def future_totals(
 
 def fresh_launches(world: World, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A fresh draw of the world's campaigns and ads for the same accounts (no copy text),
-    and their effects: stand-ins for the launches not yet known at a week's end."""
+    and their effects: stand-ins for the launches not yet known at a week's end.
+
+    Drawn as the world draws them, with the same total number of campaigns over the window,
+    so the later launches do not depend on how many came before (a slight approximation of
+    the process given the past; the campaigns' start days are independent and uniform)."""
     _, _, ads = draw_campaigns(
         rng, world.accounts, world.platform_mix, world.n_ads, world.days, read_objective_map(), copy=False
     )
