@@ -124,6 +124,10 @@ def future_totals(
     return spend[acc, idx].sum(axis=1), value[acc, idx].sum(axis=1)
 
 
+# What delivery reads of an ad (the rest of it acts through its effects).
+DELIVERY_COLUMNS = ["launch_day", "end_day", "account_key", "daily_budget", "tone"]
+
+
 def fresh_launches(world: World, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A fresh draw of the world's campaigns and ads for the same accounts (no copy text),
     and their effects: stand-ins for the launches not yet known at a week's end.
@@ -134,7 +138,8 @@ def fresh_launches(world: World, rng: np.random.Generator) -> tuple[pd.DataFrame
     _, _, ads = draw_campaigns(
         rng, world.accounts, world.platform_mix, world.n_ads, world.days, read_objective_map(), copy=False
     )
-    return ads, ad_effects(dataclasses.replace(world, ads=ads))
+    # Kept for every week of every replicate: only the columns delivery reads.
+    return ads[DELIVERY_COLUMNS], ad_effects(dataclasses.replace(world, ads=ads))
 
 
 def as_of_replicate(
@@ -158,11 +163,9 @@ def as_of_replicate(
     known = world.ads.launch_day.to_numpy() <= week_end_day
     fresh_ads, fresh_effects = fresh
     later = fresh_ads.launch_day.to_numpy() > week_end_day
-    # Only what delivery reads (the rest of an ad acts through its effects).
-    columns = ["launch_day", "end_day", "account_key", "daily_budget", "tone"]
-    new_ads = fresh_ads.loc[later, columns].reset_index(drop=True)
+    new_ads = fresh_ads.loc[later, DELIVERY_COLUMNS].reset_index(drop=True)
     new_latents = draw_ad_latents(dataclasses.replace(world, ads=new_ads), rng, len(new_ads))
-    ads = pd.concat([world.ads.loc[known, columns], new_ads], ignore_index=True)
+    ads = pd.concat([world.ads.loc[known, DELIVERY_COLUMNS], new_ads], ignore_index=True)
     kept = (future.quality, future.cvr_noise, future.cpm_factor, future.pacing, future.stop_day)
     joined = [np.concatenate([k[known], drawn]) for k, drawn in zip(kept, new_latents, strict=True)]
     combined = Latents(joined[0], joined[1], joined[2], joined[3], joined[4], future.account_state)

@@ -128,3 +128,24 @@ def test_account_health_truth_is_as_of_the_week_end() -> None:
         before.true_at_risk_probability[later_weeks].fillna(-1),
         after.true_at_risk_probability[later_weeks].fillna(-1),
     )
+
+
+def test_health_oracle_bench_matches_the_generator(tmp_path: Path) -> None:
+    """bench/health_oracle.py repeats the generator's seeds and steps: same truth, byte for byte
+    (so a bench warehouse can be scored against a recomputed oracle)."""
+    common = ["--ads", "600", "--days", "49", "--replicates", "2", "--health-replicates", "3"]
+    subprocess.run(
+        [sys.executable, "-m", "ml.synth", *common, "--out", str(tmp_path / "raw")],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [sys.executable, "bench/health_oracle.py", *common, "--out", str(tmp_path / "oracle.csv")],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    expected = (tmp_path / "ground_truth" / "account_health_oracle.csv").read_bytes()
+    assert expected.count(b"\n") > 10
+    assert (tmp_path / "oracle.csv").read_bytes() == expected
