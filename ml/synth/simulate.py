@@ -224,17 +224,46 @@ def _chain(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarra
     return states
 
 
+# Pauses: this share of ads is stopped early, after a uniform share of its planned flight.
+PAUSE_SHARE = 0.2
+PAUSE_AFTER = (0.1, 0.9)
+
+
+def draw_stop_days(rng: np.random.Generator, launch: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Last delivery day of ads planned to run from ``launch`` to ``end`` (a pause ends it early)."""
+    n = len(launch)
+    flight = end - launch + 1
+    paused = rng.random(n) < PAUSE_SHARE
+    cut = np.maximum(1, (flight * rng.uniform(*PAUSE_AFTER, n)).astype(int))
+    return launch + np.where(paused, cut, flight) - 1
+
+
+def draw_stop_days_after(
+    rng: np.random.Generator, launch: np.ndarray, end: np.ndarray, day: int
+) -> np.ndarray:
+    """Stop days drawn as draw_stop_days draws them, given that each ad still ran after ``day``.
+
+    Exact conditioning by rejection: redraw the ads whose draw stopped by ``day``.  An unpaused
+    draw always qualifies (its end lies after ``day``), so each round keeps >= 80% of the rest.
+    """
+    stop = np.empty(len(launch), dtype=np.int64)
+    todo = np.arange(len(launch))
+    while todo.size:
+        drawn = draw_stop_days(rng, launch[todo], end[todo])
+        done = drawn > day
+        stop[todo[done]] = drawn[done]
+        todo = todo[~done]
+    return stop
+
+
 def draw_ad_latents(world: World, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     a = world.ads
     quality = rng.normal(0.0, 1.0, n)
     cvr_noise = rng.normal(0.0, 1.0, n)
     cpm_factor = rng.lognormal(0.0, CPM_FACTOR_SD, n)
     pacing = rng.uniform(0.6, 1.0, n)
-    launch, end = a.launch_day.to_numpy(), a.end_day.to_numpy()
-    flight = end - launch + 1
-    paused = rng.random(n) < 0.2
-    flight = np.where(paused, np.maximum(1, (flight * rng.uniform(0.1, 0.9, n)).astype(int)), flight)
-    return quality, cvr_noise, cpm_factor, pacing, launch + flight - 1
+    stop_day = draw_stop_days(rng, a.launch_day.to_numpy(), a.end_day.to_numpy())
+    return quality, cvr_noise, cpm_factor, pacing, stop_day
 
 
 def draw_latents(world: World, rng: np.random.Generator) -> Latents:
@@ -250,7 +279,8 @@ def continue_latents(world: World, known: Latents, week: int, rng: np.random.Gen
     """What is still unknown at the end of ``week``, drawn afresh; the rest kept.
 
     Account states after ``week`` continue each account's chain from its state that week;
-    ads launching later get new latents; ads still running may yet be paused.
+    ads launching later get new latents; ads still running may yet be paused, with the pause
+    drawn as the world draws it given that it had not happened by the week's end.
     """
     out = known.copy()
     week_end_day = (week + 1) * 7 - world.start_date.weekday() - 1
@@ -259,14 +289,12 @@ def continue_latents(world: World, known: Latents, week: int, rng: np.random.Gen
     for name, values in zip(("quality", "cvr_noise", "cpm_factor", "pacing", "stop_day"), fresh, strict=True):
         getattr(out, name)[later] = values[later]
     running = ~later & (known.stop_day > week_end_day)
-    planned_end = world.ads.end_day.to_numpy()
-    remaining = planned_end - week_end_day
-    repause = running & (
-        rng.random(len(running))
-        < 0.2 * remaining / np.maximum(1, planned_end - world.ads.launch_day.to_numpy() + 1)
+    out.stop_day[running] = draw_stop_days_after(
+        rng,
+        world.ads.launch_day.to_numpy()[running],
+        world.ads.end_day.to_numpy()[running],
+        week_end_day,
     )
-    new_stop = week_end_day + np.maximum(1, (remaining * rng.uniform(0.0, 1.0, len(running))).astype(int))
-    out.stop_day[running] = np.where(repause, new_stop, planned_end)[running]
     steps = out.account_state.shape[1] - week - 1
     if steps > 0:
         out.account_state[:, week + 1 :] = _chain(rng, known.account_state[:, week], steps)

@@ -130,6 +130,24 @@ def test_account_health_truth_is_as_of_the_week_end() -> None:
     )
 
 
+def test_later_pauses_are_the_worlds_pauses_given_none_so_far() -> None:
+    """An ad still running at a week's end is paused later as often, and on the same days, as
+    the world's own pause draw conditioned by brute force on no pause by then."""
+    from ml.synth.simulate import draw_stop_days, draw_stop_days_after
+
+    n = 200_000
+    for day in (9, 30):  # 10 and 31 days into a 50-day flight
+        launch, end = np.zeros(n, dtype=np.int64), np.full(n, 49, dtype=np.int64)
+        brute = draw_stop_days(np.random.default_rng(0), np.zeros(2 * n, np.int64), np.full(2 * n, 49))
+        brute = brute[brute > day][:n]
+        assert len(brute) == n
+        ours = draw_stop_days_after(np.random.default_rng(1), launch, end, day)
+        assert (ours > day).all() and (ours <= 49).all()
+        assert abs((ours < 49).mean() - (brute < 49).mean()) < 0.005  # paused later
+        cdf = [np.cumsum(np.bincount(x, minlength=50)) / n for x in (ours, brute)]
+        assert np.abs(cdf[0] - cdf[1]).max() < 0.01  # on the same days
+
+
 def test_health_oracle_bench_matches_the_generator(tmp_path: Path) -> None:
     """bench/health_oracle.py repeats the generator's seeds and steps: same truth, byte for byte
     (so a bench warehouse can be scored against a recomputed oracle)."""
