@@ -244,7 +244,8 @@ def draw_stop_days_after(
     """Stop days drawn as draw_stop_days draws them, given that each ad still ran after ``day``.
 
     Exact conditioning by rejection: redraw the ads whose draw stopped by ``day``.  An unpaused
-    draw always qualifies (its end lies after ``day``), so each round keeps >= 80% of the rest.
+    draw always qualifies (its end lies after ``day``), so each round settles >= 80% of the
+    rest on average.
     """
     stop = np.empty(len(launch), dtype=np.int64)
     todo = np.arange(len(launch))
