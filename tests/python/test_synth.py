@@ -136,10 +136,10 @@ def test_later_pauses_are_the_worlds_pauses_given_none_so_far() -> None:
     from ml.synth.simulate import draw_stop_days, draw_stop_days_after
 
     n = 200_000
-    for day in (9, 30):  # 10 and 31 days into a 50-day flight
-        launch, end = np.zeros(n, dtype=np.int64), np.full(n, 49, dtype=np.int64)
-        brute = draw_stop_days(np.random.default_rng(0), np.zeros(2 * n, np.int64), np.full(2 * n, 49))
-        brute = brute[brute > day][:n]
+    launch, end = np.zeros(n, dtype=np.int64), np.full(n, 49, dtype=np.int64)  # a 50-day flight
+    unconditioned = draw_stop_days(np.random.default_rng(0), np.zeros(2 * n, np.int64), np.full(2 * n, 49))
+    for day in (9, 30):  # 10 and 31 days into the flight
+        brute = unconditioned[unconditioned > day][:n]
         assert len(brute) == n
         ours = draw_stop_days_after(np.random.default_rng(1), launch, end, day)
         assert (ours > day).all() and (ours <= 49).all()
