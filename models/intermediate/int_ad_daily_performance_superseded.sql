@@ -3,8 +3,8 @@
     the same source, ad, day and publisher platform replaces: re-exports supersede earlier
     extractions; an unknown extraction time counts as the earliest; of identical
     re-deliveries one is kept, which one being immaterial.  Only the rows' keys: the window
-    sorts these narrow columns, not whole rows, and int_ad_daily_performance_validated joins
-    the result back on row_key.
+    sorts these narrow columns of the repeated keys' rows, not whole rows, and
+    int_ad_daily_performance_validated joins the result back on row_key.
 -#}
 with
 
@@ -43,15 +43,36 @@ usable as (
 
 ),
 
+-- Most keys have a single usable row; only the repeated ones need ranking (a hash
+-- aggregation finds them, so the window sorts a few rows instead of all of them).
+repeated_keys as (
+
+    select
+        source_name,
+        ad_id,
+        performance_date,
+        platform
+    from usable
+    group by source_name, ad_id, performance_date, platform
+    having count(*) > 1
+
+),
+
 ranked as (
 
     select
-        *,
+        usable.*,
         row_number() over (
-            partition by source_name, ad_id, performance_date, platform
-            order by extracted_at desc nulls last, source_file desc
+            partition by usable.source_name, usable.ad_id, usable.performance_date, usable.platform
+            order by usable.extracted_at desc nulls last, usable.source_file desc
         ) as extraction_rank
     from usable
+    semi join repeated_keys
+        on
+            usable.source_name = repeated_keys.source_name
+            and usable.ad_id = repeated_keys.ad_id
+            and usable.performance_date = repeated_keys.performance_date
+            and usable.platform is not distinct from repeated_keys.platform
 
 ),
 

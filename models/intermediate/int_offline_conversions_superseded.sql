@@ -18,15 +18,31 @@ usable as (
 
 ),
 
+-- Only ad-days delivered more than once need ranking (see int_ad_daily_performance_superseded).
+repeated_keys as (
+
+    select
+        ad_id,
+        performance_date
+    from usable
+    group by ad_id, performance_date
+    having count(*) > 1
+
+),
+
 ranked as (
 
     select
-        *,
+        usable.*,
         row_number() over (
-            partition by ad_id, performance_date
-            order by received_at desc nulls last, source_file desc
+            partition by usable.ad_id, usable.performance_date
+            order by usable.received_at desc nulls last, usable.source_file desc
         ) as delivery_rank
     from usable
+    semi join repeated_keys
+        on
+            usable.ad_id = repeated_keys.ad_id
+            and usable.performance_date = repeated_keys.performance_date
 
 ),
 
