@@ -16,6 +16,9 @@ offline_conversions as (
 
 -- Meta breaks delivery down by publisher platform; one row per ad and day from here on.
 -- (Ids other than the ad's come from int_ads_joined; all money is in account currency.)
+-- The other exports have one platform per source and ad ids prefixed by it, so after the
+-- dedup their rows already are ad-days and pass through; only Meta's rows are summed (a
+-- second row per ad-day from another source would fail the unique ad-day test on this model).
 per_ad_day as (
 
     select
@@ -29,7 +32,23 @@ per_ad_day as (
         sum(conversion_value) as online_conversion_value
 
     from performance
+    where source_platform = 'meta'
     group by ad_id, performance_date
+
+    union all
+
+    select
+        ad_id,
+        performance_date,
+        extracted_at,
+        impressions,
+        clicks,
+        spend,
+        conversions as online_conversions,
+        conversion_value as online_conversion_value
+
+    from performance
+    where source_platform != 'meta'
 
 ),
 
