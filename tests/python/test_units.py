@@ -569,3 +569,38 @@ def test_a_feature_named_like_category_codes_is_refused() -> None:
         ConfigError, match=r"clash\.yml: features: name\(s\) platform_code clash with the codes"
     ):
         build_feature_pipeline(parse_config(raw, "clash.yml"))
+
+
+def test_creative_copy_normalised_in_duckdb_equals_the_python_normaliser() -> None:
+    """int_creatives_normalized leaves copy without '&' to DuckDB: it must match Python's."""
+    import importlib.util
+    import sys
+    import unicodedata
+
+    import duckdb
+
+    path = Path(__file__).resolve().parents[2] / "models/intermediate/int_creatives_normalized.py"
+    spec = importlib.util.spec_from_file_location("int_creatives_normalized", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    spaces = [chr(i) for i in range(sys.maxunicode + 1) if chr(i).isspace()]
+    assert len(spaces) == 29
+    texts = [
+        *(f"{s}a{s}{s}b c{s}" for s in spaces),
+        "".join(spaces) + "x",
+        "Cafe\u0301  au lait \u212b\u0041\u030a",  # decomposed accents, Angstrom sign
+        " 🔥 Sale\u00a0now\u3000限时优惠 ",
+        "\u1e9b\u0323\u0071\u0307\u0323",  # reordered combining marks
+        "plain",
+        "",
+        None,
+    ]
+    con = duckdb.connect()
+    sql = f"select {module.sql_normalized('t')} from unnest(?::varchar[]) with ordinality u(t, i) order by i"
+    got = [row[0] for row in con.execute(sql, [texts]).fetchall()]
+    con.close()
+    want = [module.normalize_text(t) for t in texts]
+    assert got == want
+    assert want[-6] == "Café au lait " + unicodedata.normalize("NFC", "\u212b\u0041\u030a")
+    assert module.normalize_text(" a &amp; b ") == "a & b"
