@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ml.synth import account_health  # noqa: E402
-from ml.synth.__main__ import expected_warehouse_daily, write_raw  # noqa: E402
+from ml.synth.__main__ import Streams, expected_warehouse_daily, extraction_time, write_raw  # noqa: E402
 from ml.synth.exports import build_exports  # noqa: E402
 from ml.synth.simulate import ad_effects, simulate  # noqa: E402
 from ml.synth.world import build_world  # noqa: E402
@@ -44,11 +44,11 @@ def main() -> None:
     started = time.perf_counter()
     world = build_world(args.ads, args.days, args.seed, args.start_date)
     effects = ad_effects(world)
-    seeds = np.random.SeedSequence(args.seed).spawn(args.replicates + 3)
-    daily, latents = simulate(world, effects, np.random.default_rng(seeds[0]))
-    extracted_at = dt.datetime.combine(args.start_date + dt.timedelta(days=args.days), dt.time(6, 0))
+    streams = Streams.spawn(args.seed, args.replicates)
+    daily, latents = simulate(world, effects, np.random.default_rng(streams.world))
+    extracted_at = extraction_time(args.start_date, args.days)
     with tempfile.TemporaryDirectory() as tmp:
-        defect_rng = np.random.default_rng(seeds[args.replicates + 1])
+        defect_rng = np.random.default_rng(streams.defects)
         exports = build_exports(world, daily, extracted_at)
         defects = write_raw(exports, Path(tmp), defect_rng, 1.0, extracted_at)
     health = account_health.ground_truth(
@@ -56,7 +56,7 @@ def main() -> None:
         effects,
         expected_warehouse_daily(daily, defects),
         latents,
-        np.random.default_rng(seeds[args.replicates + 2]),
+        np.random.default_rng(streams.health),
         args.health_replicates,
     )
     account_health.keyed(world, health).to_csv(args.out, index=False, lineterminator="\n")

@@ -19,6 +19,7 @@ Writes the raw platform exports under ``--out`` and, outside it (``--truth``, de
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -87,6 +88,27 @@ def write_raw(
     return defects
 
 
+@dataclasses.dataclass(frozen=True)
+class Streams:
+    """The generator's independent random streams, spawned from one seed in a fixed layout
+    (bench/health_oracle.py reuses it to repeat a world's draws)."""
+
+    world: np.random.SeedSequence  # the draw written as raw exports
+    replicates: list[np.random.SeedSequence]  # the ad-score oracle's re-simulations
+    defects: np.random.SeedSequence
+    health: np.random.SeedSequence  # the account-health oracle's re-simulations
+
+    @classmethod
+    def spawn(cls, seed: int, replicates: int) -> Streams:
+        seeds = np.random.SeedSequence(seed).spawn(replicates + 3)
+        return cls(seeds[0], seeds[1 : replicates + 1], seeds[replicates + 1], seeds[replicates + 2])
+
+
+def extraction_time(start_date: dt.date, days: int) -> dt.datetime:
+    """When the exports were pulled: 06:00 on the day after the window."""
+    return dt.datetime.combine(start_date + dt.timedelta(days=days), dt.time(6, 0))
+
+
 def generate(
     n_ads: int,
     days: int,
@@ -104,17 +126,17 @@ def generate(
     weights = read_label_weights()
     platform = world.ads.platform.to_numpy()
     objective = world.ads.objective.to_numpy()
-    seeds = np.random.SeedSequence(seed).spawn(replicates + 3)
+    streams = Streams.spawn(seed, replicates)
 
-    daily, latents = simulate(world, effects, np.random.default_rng(seeds[0]))
-    extracted_at = dt.datetime.combine(start_date + dt.timedelta(days=days), dt.time(6, 0))
+    daily, latents = simulate(world, effects, np.random.default_rng(streams.world))
+    extracted_at = extraction_time(start_date, days)
 
     draws = np.empty((replicates, len(world.ads)))
     for r in range(replicates):
-        sim, _ = simulate(world, effects, np.random.default_rng(seeds[r + 1]))
+        sim, _ = simulate(world, effects, np.random.default_rng(streams.replicates[r]))
         draws[r] = ad_score(ad_totals(sim, len(world.ads)), platform, objective, weights)
     # Replicates end before the defects draw, so the oracle is the same at any defect scale.
-    defect_rng = np.random.default_rng(seeds[replicates + 1])
+    defect_rng = np.random.default_rng(streams.defects)
     labeled = ~np.isnan(draws)
     with np.errstate(invalid="ignore"):
         expected_score = np.nansum(draws, axis=0) / labeled.sum(axis=0)
@@ -150,7 +172,7 @@ def generate(
             effects,
             warehouse_daily,
             latents,
-            np.random.default_rng(seeds[replicates + 2]),
+            np.random.default_rng(streams.health),
             health_replicates,
         )
         account_health.keyed(world, health).to_csv(

@@ -53,10 +53,7 @@ def model(dbt, session):
         "image_width, image_height, image_text_overlay_pct, image_has_people, updated_at, "
         "was_text_normalized, trim(coalesce(headline, '') || ' ' || body_text) as ad_text"
     )
-    others = (
-        "creative_id, call_to_action, image_dominant_color, image_width, image_height, "
-        "image_text_overlay_pct, image_has_people, updated_at"
-    )
+    others = ", ".join(c for c in COLUMNS.split(", ") if c not in ("headline", "body"))
     spaced = (
         creatives.filter(f"{MAY_CHANGE} and not {HAS_AMPERSAND}")
         .project(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import unicodedata
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -573,12 +577,6 @@ def test_a_feature_named_like_category_codes_is_refused() -> None:
 
 def test_creative_copy_normalised_in_duckdb_equals_the_python_normaliser() -> None:
     """int_creatives_normalized leaves copy without '&' to DuckDB: it must match Python's."""
-    import importlib.util
-    import sys
-    import unicodedata
-
-    import duckdb
-
     path = Path(__file__).resolve().parents[2] / "models/intermediate/int_creatives_normalized.py"
     spec = importlib.util.spec_from_file_location("int_creatives_normalized", path)
     assert spec is not None and spec.loader is not None
