@@ -6,13 +6,16 @@
 Under one warehouse writer lock (see ml.lock; the steps run as child processes under it):
 
 1. ``dbt source freshness``: stale sources stop the run (``--freshness warn`` only logs them);
-2. ``dbt build --exclude marts.monitoring``: staging, cleaning, tests, the data quality gate,
-   the marts ml reads;
+2. ``dbt build --exclude marts.monitoring --exclude-resource-type unit_test``: staging,
+   cleaning, data tests, the data quality gate, the marts ml reads (dbt's unit tests check the
+   SQL against fixed inputs, so they run in ``make test``/CI and ``make dbt-build``, not in
+   every scheduled run, as dbt recommends for production jobs);
 3. ``python -m ml.train --skip-unchanged``: every task, skipped with a message when neither
    its training snapshot's hash nor its configuration changed since its latest run; each new
    version goes through the promotion gate in the same run;
 4. ``python -m ml.score --explain``: the champions score the rows they have not scored yet;
-5. ``dbt build --select marts.monitoring``: the analyst marts over ml.*;
+5. ``dbt build --select marts.monitoring --exclude-resource-type unit_test``: the analyst
+   marts over ml.*;
 6. publish a read-only snapshot for analysts: the warehouse is checkpointed and copied to
    ``<warehouse>.snapshot.duckdb`` (temporary name, then an atomic rename). Analysts query
    the snapshot (``duckdb -readonly warehouse/adscore.snapshot.duckdb``) while the next job
@@ -60,6 +63,7 @@ class Step:
 
 def plan(freshness: str, n_trials: int | None) -> list[Step]:
     dbt = str(BIN / "dbt")
+    no_unit_tests = ["--exclude-resource-type", "unit_test"]  # static inputs: CI runs them
     python = sys.executable
     train = [python, "-m", "ml.train", "--skip-unchanged"]
     if n_trials is not None:
@@ -68,10 +72,10 @@ def plan(freshness: str, n_trials: int | None) -> list[Step]:
     if freshness != "skip":
         steps.append(Step("source_freshness", [dbt, "source", "freshness"], 10, optional=freshness == "warn"))
     steps += [
-        Step("dbt_build", [dbt, "build", "--exclude", "marts.monitoring"], 11),
+        Step("dbt_build", [dbt, "build", "--exclude", "marts.monitoring", *no_unit_tests], 11),
         Step("train", train, None),
         Step("score", [python, "-m", "ml.score", "--explain"], None),
-        Step("monitoring_marts", [dbt, "build", "--select", "marts.monitoring"], 12),
+        Step("monitoring_marts", [dbt, "build", "--select", "marts.monitoring", *no_unit_tests], 12),
     ]
     return steps
 

@@ -244,6 +244,10 @@ def test_pipeline_dry_run_prints_the_plan(built: Warehouse) -> None:
         "6. publish_snapshot",
     ]
     assert "ml.train --skip-unchanged" in result.stdout
+    # dbt's unit tests (fixed inputs) are for CI, not for every scheduled run.
+    dbt_lines = [line for line in result.stdout.splitlines() if "dbt build" in line]
+    assert len(dbt_lines) == 2
+    assert all("--exclude-resource-type unit_test" in line for line in dbt_lines)
 
 
 # --- bad configuration and data ----------------------------------------------------------
