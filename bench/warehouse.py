@@ -197,7 +197,7 @@ def main() -> None:
                 for path in (db, db.with_suffix(".duckdb.wal")):
                     path.unlink(missing_ok=True)
                 shutil.rmtree(folder / "dbt_target", ignore_errors=True)  # no partial parse
-                print(f"[{size}M] {shlex.join(command[1:])} (run {repeat + 1}) ...", flush=True)
+                print(f"[{size}M] dbt {shlex.join(command[1:])} (run {repeat + 1}) ...", flush=True)
                 runs[name].append(run_measured(command, dbt_env))
                 print(f"    {runs[name][-1]['wall_s']} s, {runs[name][-1]['peak_rss_gib']} GiB", flush=True)
                 if name == "dbt":
