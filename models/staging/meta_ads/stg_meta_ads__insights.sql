@@ -40,6 +40,20 @@ renamed as (
 
 ),
 
+purchases as (
+
+    -- Each JSON cell is parsed once, here: the values of its pixel-purchase entries.
+    select
+        *,
+        {{ adscore.meta_action_values('actions_json', 'offsite_conversion.fb_pixel_purchase') }}
+            as purchase_counts,
+        {{ adscore.meta_action_values('action_values_json', 'offsite_conversion.fb_pixel_purchase') }}
+            as purchase_values
+
+    from renamed
+
+),
+
 parsed as (
 
     select
@@ -47,14 +61,12 @@ parsed as (
         {{ adscore.parse_integer('impressions_text') }} as impressions,
         {{ adscore.parse_integer('clicks_text') }} as clicks,
         {{ adscore.parse_number('spend_text') }} as spend,
-        {{ adscore.meta_action_total('actions_json', 'offsite_conversion.fb_pixel_purchase') }}
-            as conversions,
-        {{ adscore.meta_action_total('action_values_json', 'offsite_conversion.fb_pixel_purchase') }}
-            as conversion_value,
+        {{ adscore.meta_action_total('purchase_counts') }} as conversions,
+        {{ adscore.meta_action_total('purchase_values') }} as conversion_value,
         {{ adscore.parse_date('performance_date_text') }} as performance_date,
         {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
 
-    from renamed
+    from purchases
 
 ),
 
