@@ -42,8 +42,9 @@
     case
         when {{ column }} is null or {{ column }} = '' then []
         when not json_valid({{ column }}) then case when trim({{ column }}) = '' then [] end
-        when {{ column }} like '[%' then {{ entries }}
-        when json_type({{ column }}) = 'ARRAY' then {{ entries }}
+        {#- a CASE, not an `or`: DuckDB evaluated both sides of an `or` for every row #}
+        when case when {{ column }} like '[%' then true else json_type({{ column }}) = 'ARRAY' end
+            then {{ entries }}
         when json_type({{ column }}) = 'NULL' then []
     end
 {%- endmacro %}
