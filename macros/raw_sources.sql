@@ -1,16 +1,20 @@
-{% macro raw_sources() %}
-    {#- The file-based sources and their staging models; audit models loop over this list. -#}
-    {{ return([
-        {'source': 'meta_ads', 'table': 'ads_insights', 'staging': 'stg_meta_ads__insights'},
-        {'source': 'google_ads', 'table': 'ad_group_ad_performance', 'staging': 'stg_google_ads__ad_performance'},
-        {'source': 'tiktok_ads', 'table': 'ad_report', 'staging': 'stg_tiktok_ads__ad_report'},
-        {'source': 'pinterest_ads', 'table': 'ad_analytics', 'staging': 'stg_pinterest_ads__ad_analytics'},
-        {'source': 'conversions', 'table': 'offline_conversions', 'staging': 'stg_conversions__offline_conversions'},
-        {'source': 'adops', 'table': 'campaigns', 'staging': 'stg_adops__campaigns'},
-        {'source': 'adops', 'table': 'ad_sets', 'staging': 'stg_adops__ad_sets'},
-        {'source': 'adops', 'table': 'ads', 'staging': 'stg_adops__ads'},
-        {'source': 'adops', 'table': 'creatives', 'staging': 'stg_adops__creatives'},
-    ]) }}
+{% macro raw_sources(kind=none) %}
+    {#-
+        The file-based sources and their staging models; audit models loop over this list.
+        kind: 'delivery' (the platform exports), 'feed' (first-party conversions), 'adops'.
+    -#}
+    {%- set sources = [
+        {'source': 'meta_ads', 'table': 'ads_insights', 'staging': 'stg_meta_ads__insights', 'kind': 'delivery'},
+        {'source': 'google_ads', 'table': 'ad_group_ad_performance', 'staging': 'stg_google_ads__ad_performance', 'kind': 'delivery'},
+        {'source': 'tiktok_ads', 'table': 'ad_report', 'staging': 'stg_tiktok_ads__ad_report', 'kind': 'delivery'},
+        {'source': 'pinterest_ads', 'table': 'ad_analytics', 'staging': 'stg_pinterest_ads__ad_analytics', 'kind': 'delivery'},
+        {'source': 'conversions', 'table': 'offline_conversions', 'staging': 'stg_conversions__offline_conversions', 'kind': 'feed'},
+        {'source': 'adops', 'table': 'campaigns', 'staging': 'stg_adops__campaigns', 'kind': 'adops'},
+        {'source': 'adops', 'table': 'ad_sets', 'staging': 'stg_adops__ad_sets', 'kind': 'adops'},
+        {'source': 'adops', 'table': 'ads', 'staging': 'stg_adops__ads', 'kind': 'adops'},
+        {'source': 'adops', 'table': 'creatives', 'staging': 'stg_adops__creatives', 'kind': 'adops'},
+    ] -%}
+    {{- return(sources if kind is none else sources | selectattr('kind', 'equalto', kind) | list) -}}
 {% endmacro %}
 
 {% macro raw_file_listing(source_relation) %}

@@ -1,7 +1,7 @@
 """The one entry point for schedulers: freshness, dbt build, train, promote, score, marts.
 
     python -m ml.pipeline [--dry-run] [--freshness error|warn|skip] [--lock-timeout S]
-                          [--log-json] [--n-trials N]
+                          [--log-json] [--n-trials N] [--full-refresh]
 
 Under one warehouse writer lock (see ml.lock; the steps run as child processes under it):
 
@@ -9,7 +9,9 @@ Under one warehouse writer lock (see ml.lock; the steps run as child processes u
 2. ``dbt build --exclude marts.monitoring --exclude-resource-type unit_test``: staging,
    cleaning, data tests, the data quality gate, the marts ml reads (dbt's unit tests check the
    SQL against fixed inputs, so they run in ``make test``/CI and ``make dbt-build``, not in
-   every scheduled run, as dbt recommends for production jobs);
+   every scheduled run, as dbt recommends for production jobs).  The raw exports load
+   incrementally: only new and changed files are parsed (``--full-refresh`` parses them all,
+   e.g. after an upgrade that changes the loaded tables' columns);
 3. ``python -m ml.train --skip-unchanged``: every task, skipped with a message when neither
    its training snapshot's hash nor its configuration changed since its latest run; each new
    version goes through the promotion gate in the same run;
@@ -61,7 +63,7 @@ class Step:
     optional: bool = False  # failure is logged, the pipeline goes on
 
 
-def plan(freshness: str, n_trials: int | None) -> list[Step]:
+def plan(freshness: str, n_trials: int | None, full_refresh: bool = False) -> list[Step]:
     dbt = str(BIN / "dbt")
     no_unit_tests = ["--exclude-resource-type", "unit_test"]  # static inputs: CI runs them
     python = sys.executable
@@ -72,7 +74,18 @@ def plan(freshness: str, n_trials: int | None) -> list[Step]:
     if freshness != "skip":
         steps.append(Step("source_freshness", [dbt, "source", "freshness"], 10, optional=freshness == "warn"))
     steps += [
-        Step("dbt_build", [dbt, "build", "--exclude", "marts.monitoring", *no_unit_tests], 11),
+        Step(
+            "dbt_build",
+            [
+                dbt,
+                "build",
+                "--exclude",
+                "marts.monitoring",
+                *no_unit_tests,
+                *(["--full-refresh"] * full_refresh),
+            ],
+            11,
+        ),
         Step("train", train, None),
         Step("score", [python, "-m", "ml.score", "--explain"], None),
         Step("monitoring_marts", [dbt, "build", "--select", "marts.monitoring", *no_unit_tests], 12),
@@ -160,12 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock-timeout", type=float, help="seconds to wait for another writer")
     parser.add_argument("--n-trials", type=int, help="Optuna trials per task (default: each config's)")
     parser.add_argument("--log-json", action="store_true", help="one JSON object per log line")
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="parse every raw file again instead of only the new and changed ones",
+    )
     args = parser.parse_args(argv)
     setup_logging(True if args.log_json else None)
     warehouse = db_path(args.duckdb)
     if args.duckdb is not None:
         os.environ["DUCKDB_PATH"] = str(warehouse)  # the steps (dbt, ml) read it
-    steps = plan(args.freshness, args.n_trials)
+    steps = plan(args.freshness, args.n_trials, args.full_refresh)
     if args.dry_run:
         print(f"ml.pipeline: plan for {warehouse} (under its writer lock {warehouse}.lock):")
         for i, step in enumerate(steps, 1):

@@ -16,29 +16,37 @@
                     outlier rule (int_ad_daily_performance_cpm_baselines) needs every row's
                     value first, so it is applied in int_ad_daily_performance_validated.
 
+    load_signature, load_invocation_id, loaded_at
+                    the file's load signature (size, modification time, parser version)
+                    and the dbt invocation that parsed it.
+
     The staging views are read here, in one pass per file, so this model's post-hook keeps
     the lines DuckDB's reader rejected (audit.csv_rejects__*).  Materialised once, so the
     baselines and the dedup read narrow columns of a stored table instead of the whole union
-    being held (and at 100M rows spilled) in one query.
+    being held (and at 100M rows spilled) in one query.  Incremental, file by file (macros in
+    raw_file_loads.sql): a build parses only new and changed files (and every file after a
+    change to the parsing code), and drops the rows of files that changed or are gone.
 -#}
-{%- set platform_models = [
-    'stg_meta_ads__insights',
-    'stg_google_ads__ad_performance',
-    'stg_tiktok_ads__ad_report',
-    'stg_pinterest_ads__ad_analytics',
-] -%}
-{{ config(post_hook=[
-    "{{ adscore.persist_csv_rejects('meta_ads', 'ads_insights') }}",
-    "{{ adscore.persist_csv_rejects('google_ads', 'ad_group_ad_performance') }}",
-    "{{ adscore.persist_csv_rejects('tiktok_ads', 'ad_report') }}",
-    "{{ adscore.persist_csv_rejects('pinterest_ads', 'ad_analytics') }}",
-]) }}
+{%- set raw_loads = adscore.raw_sources('delivery') -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ adscore.forget_changed_raw_files(adscore.raw_sources('delivery')) }}",
+    post_hook=[
+        "{{ adscore.persist_csv_rejects('meta_ads', 'ads_insights') }}",
+        "{{ adscore.persist_csv_rejects('google_ads', 'ad_group_ad_performance') }}",
+        "{{ adscore.persist_csv_rejects('tiktok_ads', 'ad_report') }}",
+        "{{ adscore.persist_csv_rejects('pinterest_ads', 'ad_analytics') }}",
+    ],
+) }}
+{%- set plan = adscore.raw_load_plan(raw_loads) %}
 
 with
 
 unioned as (
 
-    {% for platform_model in platform_models %}
+    {% for load in raw_loads %}
         select
             source_name,
             source_file,
@@ -58,9 +66,24 @@ unioned as (
             conversion_value,
             performance_date,
             extracted_at
-        from {{ ref(platform_model) }}
+        from {{ ref(load.staging) }}
+        {% if is_incremental() %}where {{ adscore.raw_files_to_parse(plan) }}{% endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+-- Each row with its file's load signature (raw_file_loads.sql) and this load's invocation.
+loaded as (
+
+    select
+        unioned.*,
+        loads.load_signature,
+        '{{ invocation_id }}' as load_invocation_id,
+        cast('{{ run_started_at }}' as timestamp) as loaded_at
+    from unioned
+    left join {{ adscore.raw_load_signatures(plan) }} as loads (source_file, load_signature)
+        on unioned.source_file = loads.source_file
 
 ),
 
@@ -85,7 +108,7 @@ checked as (
                 then ln(cast(spend as double) * 1000 / impressions)
         end as log_cpm
 
-    from unioned
+    from loaded
 
 )
 

@@ -1,9 +1,19 @@
-{{ config(post_hook="{{ adscore.persist_csv_rejects('conversions', 'offline_conversions') }}") }}
+{%- set raw_loads = adscore.raw_sources('feed') -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ adscore.forget_changed_raw_files(adscore.raw_sources('feed')) }}",
+    post_hook="{{ adscore.persist_csv_rejects('conversions', 'offline_conversions') }}",
+) }}
+{%- set plan = adscore.raw_load_plan(raw_loads) %}
 
 {#-
     First-party feed rows, each with a random `row_key` (macro row_key) and the first rule it
     breaks (null when usable).  Empty counts default to 0 (staging).  Dedup:
     int_offline_conversions_superseded; both joined in int_offline_conversions_validated.
+    Loaded incrementally, file by file, like int_ad_daily_performance_checked (macros in
+    raw_file_loads.sql).
 -#}
 
 with
@@ -11,6 +21,21 @@ with
 feed as (
 
     select * from {{ ref('stg_conversions__offline_conversions') }}
+    {% if is_incremental() %}where {{ adscore.raw_files_to_parse(plan) }}{% endif %}
+
+),
+
+-- Each row with its file's load signature (raw_file_loads.sql) and this load's invocation.
+loaded as (
+
+    select
+        feed.*,
+        loads.load_signature,
+        '{{ invocation_id }}' as load_invocation_id,
+        cast('{{ run_started_at }}' as timestamp) as loaded_at
+    from feed
+    left join {{ adscore.raw_load_signatures(plan) }} as loads (source_file, load_signature)
+        on feed.source_file = loads.source_file
 
 ),
 
@@ -26,7 +51,7 @@ checked as (
                 or comments < 0 or shares < 0 then 'negative_value'
         end as rejection_reason
 
-    from feed
+    from loaded
 
 )
 

@@ -248,6 +248,13 @@ def test_pipeline_dry_run_prints_the_plan(built: Warehouse) -> None:
     dbt_lines = [line for line in result.stdout.splitlines() if "dbt build" in line]
     assert len(dbt_lines) == 2
     assert all("--exclude-resource-type unit_test" in line for line in dbt_lines)
+    # Raw files load incrementally unless a full refresh is asked for.
+    assert "--full-refresh" not in result.stdout
+    refresh = built.ml("pipeline", "--dry-run", "--full-refresh")
+    assert refresh.returncode == 0
+    assert [line for line in refresh.stdout.splitlines() if "--full-refresh" in line] == [
+        line.replace("unit_test", "unit_test --full-refresh") for line in dbt_lines[:1]
+    ]
 
 
 # --- bad configuration and data ----------------------------------------------------------

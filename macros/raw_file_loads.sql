@@ -1,0 +1,130 @@
+{#-
+    Incremental loading of the raw exports by the two *_checked models.
+
+    Each parsed row keeps the load signature of its file: md5 of the file's size, its
+    modification time and the parser version (the staging views' SQL, read options and
+    macros expanded, and the loading model's own code).  A build parses only the files whose
+    (path, signature) is not in the table yet, i.e. new files, changed files and every file
+    after a change to the parsing code, and first deletes the rows of files that changed or
+    disappeared (pre-hook).  The CSV reader's rejected lines follow the same files
+    (persist_csv_rejects).  `dbt build --full-refresh` parses everything again.
+
+    `loads` is a list of raw_sources() entries: {'source', 'table', 'staging'}.
+-#}
+
+{% macro raw_load_version(loads) %}
+    {#- The parser version: md5 of the staging views' definitions and the calling model's code. -#}
+    {{- return(adapter.dispatch('raw_load_version', 'adscore')(loads)) -}}
+{% endmacro %}
+
+{% macro default__raw_load_version(loads) %}
+    {{ exceptions.raise_compiler_error("raw_load_version has no implementation for " ~ target.type) }}
+{% endmacro %}
+
+{% macro duckdb__raw_load_version(loads) %}
+    {%- set parts = [model.raw_code] -%}
+    {%- if execute -%}
+        {%- set views = {} -%}
+        {%- for row in run_query("select database_name, schema_name, view_name, sql from duckdb_views() where not internal") -%}
+            {%- do views.update({(row[0] ~ '.' ~ row[1] ~ '.' ~ row[2]): row[3]}) -%}
+        {%- endfor -%}
+        {%- for load in loads -%}
+            {%- set node = graph.get('nodes', {}).get('model.' ~ project_name ~ '.' ~ load.staging) -%}
+            {%- if node -%}
+                {%- do parts.append(views.get(node.database ~ '.' ~ node.schema ~ '.' ~ node.alias, '')) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(local_md5(parts | join('\n--\n'))) -}}
+{% endmacro %}
+
+{% macro raw_file_signatures(loads, version) %}
+    {#- SQL: (source_name, source_file, load_signature) of every file the sources' globs match now. -#}
+    {{- return(adapter.dispatch('raw_file_signatures', 'adscore')(loads, version)) -}}
+{% endmacro %}
+
+{% macro default__raw_file_signatures(loads, version) %}
+    {{ exceptions.raise_compiler_error("raw_file_signatures has no implementation for " ~ target.type) }}
+{% endmacro %}
+
+{% macro duckdb__raw_file_signatures(loads, version) -%}
+    {%- for load in loads %}
+        select
+            '{{ load.source }}.{{ load.table }}' as source_name,
+            filename as source_file,
+            md5(concat_ws('|', size, epoch_us(last_modified), '{{ version }}')) as load_signature
+        from {{ adscore.raw_file_listing(graph.sources['source.' ~ project_name ~ '.' ~ load.source ~ '.' ~ load.table].relation_name) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro raw_load_plan(loads) %}
+    {#-
+        At execution: {'signatures': [(file, signature), ...] of the files there now,
+        'to_parse': the files among them whose rows are not in this model with that signature}.
+        Not incremental (first build, --full-refresh): every file.
+    -#}
+    {%- set plan = {'signatures': [], 'to_parse': []} -%}
+    {#- A unit test's graph has no sources: it reads fixtures, not files. -#}
+    {%- if execute and graph.get('sources') -%}
+        {%- set version = adscore.raw_load_version(loads) -%}
+        {%- set loaded = [] -%}
+        {%- if is_incremental() -%}
+            {%- for row in run_query("select distinct source_file, load_signature from " ~ this) -%}
+                {%- do loaded.append(row[0] ~ '\n' ~ row[1]) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- for row in run_query(adscore.raw_file_signatures(loads, version)) -%}
+            {%- do plan.signatures.append((row[1], row[2])) -%}
+            {%- if (row[1] ~ '\n' ~ row[2]) not in loaded -%}
+                {%- do plan.to_parse.append(row[1]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(plan) -}}
+{% endmacro %}
+
+{% macro sql_string(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro raw_files_to_parse(plan, column='source_file') -%}
+    {#- Filter of the files to parse in an incremental build (constants: the reader skips the others). -#}
+    {%- if plan.to_parse -%}
+        {{ column }} in ({% for file in plan.to_parse %}{{ adscore.sql_string(file) }}{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro raw_load_signatures(plan) -%}
+    {#- (source_file, load_signature) of the files there now, as a VALUES relation. -#}
+    {%- if plan.signatures -%}
+        (
+            values
+            {%- for file, signature in plan.signatures %}
+                ({{ adscore.sql_string(file) }}, '{{ signature }}'){% if not loop.last %},{% endif %}
+            {%- endfor %}
+        )
+    {%- else -%}
+        (select cast(null as varchar), cast(null as varchar) where false)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro forget_changed_raw_files(loads) %}
+    {#-
+        Pre-hook of an incrementally loaded model: delete the rows of files that changed (size,
+        modification time or parser version) or are gone, so that they are parsed again or
+        dropped.  Runs in the model's transaction: a failed build keeps the previous rows.
+    -#}
+    {%- if execute and is_incremental() -%}
+        delete from {{ this }} as loaded
+        where not exists (
+            select 1
+            from ({{ adscore.raw_file_signatures(loads, adscore.raw_load_version(loads)) }}) as current_files
+            where
+                current_files.source_file = loaded.source_file
+                and current_files.load_signature = loaded.load_signature
+        )
+    {%- endif -%}
+{% endmacro %}
