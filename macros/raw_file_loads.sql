@@ -128,3 +128,15 @@
         )
     {%- endif -%}
 {% endmacro %}
+
+{% macro with_load_columns(relation, plan) -%}
+    {#- The rows of `relation` (a CTE of parsed rows) with load_signature, load_invocation_id, loaded_at. -#}
+    select
+        {{ relation }}.*,
+        loads.load_signature,
+        '{{ invocation_id }}' as load_invocation_id,
+        cast('{{ run_started_at }}' as timestamp) as loaded_at
+    from {{ relation }}
+    left join {{ adscore.raw_load_signatures(plan) }} as loads (source_file, load_signature)
+        on {{ relation }}.source_file = loads.source_file
+{%- endmacro %}

@@ -76,14 +76,7 @@ unioned as (
 -- Each row with its file's load signature (raw_file_loads.sql) and this load's invocation.
 loaded as (
 
-    select
-        unioned.*,
-        loads.load_signature,
-        '{{ invocation_id }}' as load_invocation_id,
-        cast('{{ run_started_at }}' as timestamp) as loaded_at
-    from unioned
-    left join {{ adscore.raw_load_signatures(plan) }} as loads (source_file, load_signature)
-        on unioned.source_file = loads.source_file
+    {{ adscore.with_load_columns('unioned', plan) }}
 
 ),
 

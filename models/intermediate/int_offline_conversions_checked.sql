@@ -28,14 +28,7 @@ feed as (
 -- Each row with its file's load signature (raw_file_loads.sql) and this load's invocation.
 loaded as (
 
-    select
-        feed.*,
-        loads.load_signature,
-        '{{ invocation_id }}' as load_invocation_id,
-        cast('{{ run_started_at }}' as timestamp) as loaded_at
-    from feed
-    left join {{ adscore.raw_load_signatures(plan) }} as loads (source_file, load_signature)
-        on feed.source_file = loads.source_file
+    {{ adscore.with_load_columns('feed', plan) }}
 
 ),
 
