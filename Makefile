@@ -103,5 +103,5 @@ sentiment-head: $(STAMP) ## Retrain the learned sentiment head on the corpus in 
 	$(BIN)/python -m ml.features.sentiment_head --corpus .sentiment-corpus/hutto_ICWSM_2014
 	rm -rf .sentiment-corpus
 
-bench-warehouse: $(STAMP) ## dbt build vs the pandas reference at 1M, 10M and 100M ad-days (slow; see docs/benchmarks.md)
-	$(BIN)/python bench/warehouse.py --sizes 1 10 100
+bench-warehouse: $(STAMP) ## dbt build vs the pandas reference at 1M, 10M and 100M raw rows, and incremental rebuilds (slow; see docs/benchmarks.md)
+	$(BIN)/python bench/warehouse.py --sizes 1 10 100 --rebuild

@@ -1,6 +1,7 @@
 """dbt build vs the pandas reference on 1M, 10M and 100M raw rows.
 
     python bench/warehouse.py [--sizes 1 10 100] [--work /tmp/adscore-bench] [--repeats 1]
+                              [--scheduled] [--rebuild]
 
 Generates one base world of ~1.07M raw rows (20,000 ads x 120 days: ~0.5M ad-days in the
 platform exports and as many first-party feed rows, default defect rates) with the project's
@@ -9,7 +10,10 @@ for each size runs, in separate processes, a full `dbt build` into a fresh DuckD
 the pandas reference (bench/pandas_reference.py) doing the same cleaning.  Reports wall
 seconds, raw rows per second, peak RSS and the ratios, and writes them as JSON.  The pandas
 run gets an address-space limit (--pandas-mem-gib) so that an out-of-memory failure is
-reported rather than taking the machine down.
+reported rather than taking the machine down.  --scheduled also times the scheduled job's
+build (ml.pipeline's dbt step) on a fresh warehouse; --rebuild times it again on the warehouse
+just built, with the exports unchanged and then with one file re-delivered (the raw files
+load incrementally: only new and changed files are parsed).
 """
 
 from __future__ import annotations
@@ -129,6 +133,12 @@ def main() -> None:
         "tests, no monitoring marts), alternating with the full build in each repeat",
     )
     parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="after each fresh build, time the scheduled job's build again on the same warehouse: "
+        "exports unchanged, then one export file re-delivered (its modification time changed)",
+    )
+    parser.add_argument(
         "--repeats",
         type=int,
         default=1,
@@ -187,10 +197,13 @@ def main() -> None:
         if size > args.single_thread_above:
             dbt_env["ADSCORE_DBT_THREADS"] = "1"
         builds = {"dbt": [str(Path(sys.executable).parent / "dbt"), "build"]}
+        scheduled = next(step.command for step in plan("skip", None) if step.name == "dbt_build")
         if args.scheduled:
-            steps = plan("skip", None)
-            builds["dbt_scheduled"] = next(step.command for step in steps if step.name == "dbt_build")
+            builds["dbt_scheduled"] = scheduled
         runs: dict[str, list[dict]] = {name: [] for name in builds}
+        rebuilds = ("rebuild_unchanged", "rebuild_one_file")
+        if args.rebuild:
+            runs.update({name: [] for name in rebuilds})
         n_raw = None
         for repeat in range(args.repeats):
             for name, command in builds.items():
@@ -202,6 +215,20 @@ def main() -> None:
                 print(f"    {runs[name][-1]['wall_s']} s, {runs[name][-1]['peak_rss_gib']} GiB", flush=True)
                 if name == "dbt":
                     n_raw = raw_rows(db)
+            if args.rebuild:
+                # The scheduled job on the warehouse it built: only new or changed files are parsed.
+                for name in rebuilds:
+                    if name == "rebuild_one_file":
+                        redelivered = sorted((raw / "google_ads").glob("*.csv"))[0]
+                        os.utime(redelivered)
+                    print(
+                        f"[{size}M] {name}: dbt {shlex.join(scheduled[1:])} (run {repeat + 1}) ...",
+                        flush=True,
+                    )
+                    runs[name].append(run_measured(scheduled, dbt_env))
+                    print(
+                        f"    {runs[name][-1]['wall_s']} s, {runs[name][-1]['peak_rss_gib']} GiB", flush=True
+                    )
         dbt = summarise(runs["dbt"])
         record = {
             "size_m_raw_rows": size,
@@ -211,8 +238,9 @@ def main() -> None:
             "dbt_threads": int(dbt_env.get("ADSCORE_DBT_THREADS", "2")),
             "dbt": dbt,
         }
-        if args.scheduled:
-            record["dbt_scheduled"] = summarise(runs["dbt_scheduled"])
+        for name in ("dbt_scheduled", *rebuilds):
+            if runs.get(name):
+                record[name] = summarise(runs[name])
         if size <= args.skip_pandas_above:
             pandas_runs = []
             for repeat in range(args.repeats):
@@ -264,13 +292,19 @@ def main() -> None:
         elif p:
             line += f"   pandas failed ({p['returncode']}) after {p['wall_s']} s"
         print(line + ("" if d["returncode"] == 0 else f"   dbt exit {d['returncode']}"))
-        if "dbt_scheduled" in r:
-            sch = r["dbt_scheduled"]
-            print(
-                f"{'':>6} scheduled job's build (no unit tests, no monitoring marts): {sch['wall_s']} s"
-                f" {[x['wall_s'] for x in sch['runs']]}, {sch['peak_rss_gib']} GiB"
-                + ("" if sch["returncode"] == 0 else f", exit {sch['returncode']}")
-            )
+        labels = {
+            "dbt_scheduled": "scheduled job's build (no unit tests, no monitoring marts), fresh",
+            "rebuild_unchanged": "scheduled job's rebuild, exports unchanged",
+            "rebuild_one_file": "scheduled job's rebuild, one export file re-delivered",
+        }
+        for name, label in labels.items():
+            if name in r:
+                sch = r[name]
+                print(
+                    f"{'':>6} {label}: {sch['wall_s']} s"
+                    f" {[x['wall_s'] for x in sch['runs']]}, {sch['peak_rss_gib']} GiB"
+                    + ("" if sch["returncode"] == 0 else f", exit {sch['returncode']}")
+                )
     print(f"machine: {machine}")
 
 
