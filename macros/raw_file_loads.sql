@@ -70,6 +70,14 @@
         {%- set version = adscore.raw_load_version(loads) -%}
         {%- set loaded = [] -%}
         {%- if is_incremental() -%}
+            {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+            {%- if 'load_signature' not in columns -%}
+                {{ exceptions.raise_compiler_error(
+                    this ~ " was built before the raw files loaded incrementally (it has no load_signature"
+                    ~ " column): rebuild it once with `dbt build --full-refresh --select " ~ model.name
+                    ~ "+` (or `python -m ml.pipeline --full-refresh`)."
+                ) }}
+            {%- endif -%}
             {%- for row in run_query("select distinct source_file, load_signature from " ~ this) -%}
                 {%- do loaded.append(row[0] ~ '\n' ~ row[1]) -%}
             {%- endfor -%}

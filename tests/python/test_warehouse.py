@@ -319,3 +319,15 @@ def test_raw_files_load_incrementally(built: Warehouse, tmp_path: Path) -> None:
     result = fresh.dbt_build()
     assert result.returncode == 0, result.stdout[-5000:]
     assert differing_tables(wh.duckdb, fresh.duckdb) == []
+
+    # A table loaded before incremental loading (no load columns) asks for one full refresh,
+    # which parses every file again and keeps the same rows and rejected lines.
+    feed_rejects = query(fresh, f"select * from {rejects} order by all")
+    with duckdb.connect(str(fresh.duckdb)) as con:
+        con.execute("alter table intermediate.int_offline_conversions_checked drop column load_signature")
+    stale = fresh.dbt("run", "--select", "int_offline_conversions_checked")
+    assert stale.returncode != 0 and "--full-refresh" in stale.stdout
+    refreshed = fresh.dbt("run", "--full-refresh", "--select", "int_offline_conversions_checked")
+    assert refreshed.returncode == 0, refreshed.stdout[-3000:]
+    pd.testing.assert_frame_equal(query(fresh, f"select * from {rejects} order by all"), feed_rejects)
+    assert len(set(file_loads(fresh).values())) == 2  # the feed reloaded, the delivery not
