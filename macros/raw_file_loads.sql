@@ -82,11 +82,21 @@
                 {%- do loaded.append(row[0] ~ '\n' ~ row[1]) -%}
             {%- endfor -%}
         {%- endif -%}
+        {%- set listed = [] -%}
         {%- for row in run_query(adscore.raw_file_signatures(loads, version)) -%}
+            {%- do listed.append(row[0]) -%}
             {%- do plan.signatures.append((row[1], row[2])) -%}
             {%- if (row[1] ~ '\n' ~ row[2]) not in loaded -%}
                 {%- do plan.to_parse.append(row[1]) -%}
             {%- endif -%}
+        {%- endfor -%}
+        {#- No file at all is a missing folder or mount, not a source that ended: keep the rows. -#}
+        {%- for load in loads if (load.source ~ '.' ~ load.table) not in listed -%}
+            {{ exceptions.raise_compiler_error(
+                "No file matches the source " ~ load.source ~ "." ~ load.table ~ " ("
+                ~ adscore.relation_file_path(graph.sources['source.' ~ project_name ~ '.' ~ load.source ~ '.' ~ load.table].relation_name)
+                ~ "): nothing loaded, the rows of earlier loads are kept."
+            ) }}
         {%- endfor -%}
     {%- endif -%}
     {{- return(plan) -}}

@@ -331,3 +331,19 @@ def test_raw_files_load_incrementally(built: Warehouse, tmp_path: Path) -> None:
     assert refreshed.returncode == 0, refreshed.stdout[-3000:]
     pd.testing.assert_frame_equal(query(fresh, f"select * from {rejects} order by all"), feed_rejects)
     assert len(set(file_loads(fresh).values())) == 2  # the feed reloaded, the delivery not
+
+    # No file at all (a missing folder or mount) stops the load instead of emptying the table.
+    (tmp_path / "nothing").mkdir()
+    before = query(fresh, "select count(*) as n from intermediate.int_offline_conversions_checked").n[0]
+    missing = fresh.with_env(ADSCORE_RAW_DIR=str(tmp_path / "nothing")).dbt(
+        "run", "--select", "int_offline_conversions_checked"
+    )
+    assert (
+        missing.returncode != 0
+        and "No file matches the source conversions.offline_conversions" in missing.stdout
+    )
+    assert (
+        query(fresh, "select count(*) as n from intermediate.int_offline_conversions_checked").n[0]
+        == before
+        > 0
+    )
