@@ -90,8 +90,11 @@
                 {%- do plan.to_parse.append(row[1]) -%}
             {%- endif -%}
         {%- endfor -%}
-        {#- No file at all is a missing folder or mount, not a source that ended: keep the rows. -#}
-        {%- for load in loads if (load.source ~ '.' ~ load.table) not in listed -%}
+        {#-
+            No file at all is a missing folder or mount, not a source that ended: keep the rows.
+            (A first build fails on the empty glob anyway, in the staging view.)
+        -#}
+        {%- for load in loads if is_incremental() and (load.source ~ '.' ~ load.table) not in listed -%}
             {{ exceptions.raise_compiler_error(
                 "No file matches the source " ~ load.source ~ "." ~ load.table ~ " ("
                 ~ adscore.relation_file_path(graph.sources['source.' ~ project_name ~ '.' ~ load.source ~ '.' ~ load.table].relation_name)
