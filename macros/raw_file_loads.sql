@@ -38,6 +38,11 @@
     {{- return(local_md5(parts | join('\n--\n'))) -}}
 {% endmacro %}
 
+{% macro raw_source_location(load) %}
+    {#- What a raw source reads, e.g. "read_csv('<glob>', ...)" (from the graph: no ref, no dependency). -#}
+    {{- return(graph.sources['source.' ~ project_name ~ '.' ~ load.source ~ '.' ~ load.table].relation_name) -}}
+{% endmacro %}
+
 {% macro raw_file_signatures(loads, version) %}
     {#- SQL: (source_name, source_file, load_signature) of every file the sources' globs match now. -#}
     {{- return(adapter.dispatch('raw_file_signatures', 'adscore')(loads, version)) -}}
@@ -53,7 +58,7 @@
             '{{ load.source }}.{{ load.table }}' as source_name,
             filename as source_file,
             md5(concat_ws('|', size, epoch_us(last_modified), '{{ version }}')) as load_signature
-        from {{ adscore.raw_file_listing(graph.sources['source.' ~ project_name ~ '.' ~ load.source ~ '.' ~ load.table].relation_name) }}
+        from {{ adscore.raw_file_listing(adscore.raw_source_location(load)) }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 {%- endmacro %}
@@ -97,7 +102,7 @@
         {%- for load in loads if is_incremental() and (load.source ~ '.' ~ load.table) not in listed -%}
             {{ exceptions.raise_compiler_error(
                 "No file matches the source " ~ load.source ~ "." ~ load.table ~ " ("
-                ~ adscore.relation_file_path(graph.sources['source.' ~ project_name ~ '.' ~ load.source ~ '.' ~ load.table].relation_name)
+                ~ adscore.relation_file_path(adscore.raw_source_location(load))
                 ~ "): nothing loaded, the rows of earlier loads are kept."
             ) }}
         {%- endfor -%}
@@ -105,14 +110,10 @@
     {{- return(plan) -}}
 {% endmacro %}
 
-{% macro sql_string(value) -%}
-    '{{ value | replace("'", "''") }}'
-{%- endmacro %}
-
 {% macro raw_files_to_parse(plan, column='source_file') -%}
     {#- Filter of the files to parse in an incremental build (constants: the reader skips the others). -#}
     {%- if plan.to_parse -%}
-        {{ column }} in ({% for file in plan.to_parse %}{{ adscore.sql_string(file) }}{% if not loop.last %}, {% endif %}{% endfor %})
+        {{ column }} in ({% for file in plan.to_parse %}'{{ dbt.escape_single_quotes(file) }}'{% if not loop.last %}, {% endif %}{% endfor %})
     {%- else -%}
         false
     {%- endif -%}
@@ -124,7 +125,7 @@
         (
             values
             {%- for file, signature in plan.signatures %}
-                ({{ adscore.sql_string(file) }}, '{{ signature }}'){% if not loop.last %},{% endif %}
+                ('{{ dbt.escape_single_quotes(file) }}', '{{ signature }}'){% if not loop.last %},{% endif %}
             {%- endfor %}
         )
     {%- else -%}
