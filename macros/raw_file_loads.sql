@@ -6,8 +6,11 @@
     macros expanded, and the loading model's own code).  A build parses only the files whose
     (path, signature) is not in the table yet, i.e. new files, changed files and every file
     after a change to the parsing code, and first deletes the rows of files that changed or
-    disappeared (pre-hook).  The CSV reader's rejected lines follow the same files
-    (persist_csv_rejects).  `dbt build --full-refresh` parses everything again.
+    disappeared (pre-hook).  The files are listed once, when the model compiles; the model
+    records that listing in its compiled code (raw_load_plan_record) and the pre-hook deletes
+    by it, so a file that changes while the build runs is seen by both or by neither (its
+    loaded rows stay, and the next build parses it).  The CSV reader's rejected lines follow
+    the same files (persist_csv_rejects).  `dbt build --full-refresh` parses everything again.
 
     `loads` is a list of raw_sources() entries: {'source', 'table', 'staging'}.
 -#}
@@ -74,6 +77,7 @@
     {%- if execute and graph.get('sources') -%}
         {%- set version = adscore.raw_load_version(loads) -%}
         {%- set loaded = [] -%}
+        {%- set stored = {} -%}
         {%- if is_incremental() -%}
             {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
             {%- if 'load_signature' not in columns -%}
@@ -85,13 +89,22 @@
             {%- endif -%}
             {%- for row in run_query("select distinct source_file, load_signature from " ~ this) -%}
                 {%- do loaded.append(row[0] ~ '\n' ~ row[1]) -%}
+                {%- do stored.update({row[0]: row[1]}) -%}
             {%- endfor -%}
         {%- endif -%}
         {%- set listed = [] -%}
         {%- for row in run_query(adscore.raw_file_signatures(loads, version)) -%}
+            {%- set signature = row[2] -%}
+            {#-
+                Fault injection for the tests (ADSCORE_FAILPOINT, see ml/failpoints.py; unset,
+                nothing happens): the listing took place just before each loaded file changed.
+            -#}
+            {%- if env_var('ADSCORE_FAILPOINT', '') == 'dbt:listed_before_change' and row[1] in stored -%}
+                {%- set signature = stored[row[1]] -%}
+            {%- endif -%}
             {%- do listed.append(row[0]) -%}
-            {%- do plan.signatures.append((row[1], row[2])) -%}
-            {%- if (row[1] ~ '\n' ~ row[2]) not in loaded -%}
+            {%- do plan.signatures.append((row[1], signature)) -%}
+            {%- if (row[1] ~ '\n' ~ signature) not in loaded -%}
                 {%- do plan.to_parse.append(row[1]) -%}
             {%- endif -%}
         {%- endfor -%}
@@ -133,17 +146,42 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro forget_changed_raw_files(loads) %}
+{% macro raw_load_plan_record(plan) -%}
+    {#-
+        The plan's (file, signature) listing as a comment of the model's SQL, which its
+        pre-hook reads back from the compiled code (compiled_raw_load_plan): one listing per
+        build, used both to choose the files to parse and to delete the rows of the others.
+    -#}
+    /* adscore.raw_load_plan {{ tojson(plan.signatures) | replace('*/', '*\\/') }} */
+{%- endmacro %}
+
+{% macro compiled_raw_load_plan() %}
+    {#- The plan recorded by raw_load_plan_record in the running model's compiled code. -#}
+    {%- set found = modules.re.search('/\\* adscore\\.raw_load_plan (.*?) \\*/', model.compiled_code or '') -%}
+    {%- if not found -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": no raw load plan in its compiled code (the model must call"
+            ~ " adscore.raw_load_plan_record(plan))"
+        ) }}
+    {%- endif -%}
+    {{- return({'signatures': fromjson(found.group(1))}) -}}
+{% endmacro %}
+
+{% macro forget_changed_raw_files() %}
     {#-
         Pre-hook of an incrementally loaded model: delete the rows of files that changed (size,
         modification time or parser version) or are gone, so that they are parsed again or
-        dropped.  Runs in the model's transaction: a failed build keeps the previous rows.
+        dropped.  It deletes by the listing the model compiled with (compiled_raw_load_plan),
+        not by a listing of its own: a file that changes between the two keeps its rows until
+        the next build instead of losing them for this one.  Runs in the model's transaction:
+        a failed build keeps the previous rows.
     -#}
     {%- if execute and is_incremental() -%}
         delete from {{ this }} as loaded
         where not exists (
             select 1
-            from ({{ adscore.raw_file_signatures(loads, adscore.raw_load_version(loads)) }}) as current_files
+            from {{ adscore.raw_load_signatures(adscore.compiled_raw_load_plan()) }}
+                as current_files (source_file, load_signature)
             where
                 current_files.source_file = loaded.source_file
                 and current_files.load_signature = loaded.load_signature

@@ -4,6 +4,10 @@
 (e.g. ``train:before_commit``), the same as an OOM kill or a node loss at that instant: no
 exception handler, ``finally`` block or atexit hook runs. Unset (always, outside tests), a
 failpoint does nothing.
+
+The dbt project reads the same variable at one point of its own:
+``ADSCORE_FAILPOINT=dbt:listed_before_change`` makes an incrementally loaded model plan its
+load as if each loaded raw file had changed just after the listing (macro raw_load_plan).
 """
 
 from __future__ import annotations

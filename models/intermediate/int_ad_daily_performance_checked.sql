@@ -32,7 +32,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ adscore.forget_changed_raw_files(adscore.raw_sources('delivery')) }}",
+    pre_hook="{{ adscore.forget_changed_raw_files() }}",
     post_hook=[
         "{{ adscore.persist_csv_rejects('meta_ads', 'ads_insights') }}",
         "{{ adscore.persist_csv_rejects('google_ads', 'ad_group_ad_performance') }}",
@@ -41,6 +41,7 @@
     ],
 ) }}
 {%- set plan = adscore.raw_load_plan(raw_loads) %}
+{{ adscore.raw_load_plan_record(plan) }}
 
 with
 

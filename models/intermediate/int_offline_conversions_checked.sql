@@ -3,10 +3,11 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ adscore.forget_changed_raw_files(adscore.raw_sources('feed')) }}",
+    pre_hook="{{ adscore.forget_changed_raw_files() }}",
     post_hook="{{ adscore.persist_csv_rejects('conversions', 'offline_conversions') }}",
 ) }}
 {%- set plan = adscore.raw_load_plan(raw_loads) %}
+{{ adscore.raw_load_plan_record(plan) }}
 
 {#-
     First-party feed rows, each with a random `row_key` (macro row_key) and the first rule it

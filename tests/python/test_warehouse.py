@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -222,6 +223,38 @@ def file_loads(wh: Warehouse) -> dict[str, str]:
     )
     assert not loads.source_file.duplicated().any(), "every file is loaded by one invocation"
     return dict(zip(loads.source_file, loads.load_invocation_id, strict=True))
+
+
+def test_a_file_changed_after_the_listing_keeps_its_rows(built: Warehouse, tmp_path: Path) -> None:
+    """A file that changes between a build's listing and its load keeps its rows until the next build."""
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw, raw)
+    wh = built.with_raw(tmp_path / "race", raw)
+    model = "int_offline_conversions_checked"
+    loads = (
+        f"select source_file, load_signature, load_invocation_id, count(*) as n from intermediate.{model} "
+        "group by all order by all"
+    )
+    first = wh.dbt("run", "--select", f"+{model}")  # the staging view reads the copied files
+    assert first.returncode == 0, first.stdout[-3000:]
+    loaded = query(wh, loads)
+    feed = raw / "conversions/offline_conversions.csv"
+    assert str(feed) in set(loaded.source_file)
+
+    # The feed is re-delivered (a new modification time) just after the build listed the files.
+    os.utime(feed, (feed.stat().st_atime, feed.stat().st_mtime + 60))
+    racing = wh.with_env(ADSCORE_FAILPOINT="dbt:listed_before_change").dbt("run", "--select", model)
+    assert racing.returncode == 0, racing.stdout[-3000:]
+    pd.testing.assert_frame_equal(query(wh, loads), loaded)  # nothing deleted, nothing parsed
+
+    # The next build sees the new delivery and parses it.
+    after = wh.dbt("run", "--select", model)
+    assert after.returncode == 0, after.stdout[-3000:]
+    reloaded = query(wh, loads).set_index("source_file")
+    before = loaded.set_index("source_file")
+    assert reloaded.loc[str(feed), "n"] == before.loc[str(feed), "n"]
+    assert reloaded.loc[str(feed), "load_signature"] != before.loc[str(feed), "load_signature"]
+    assert reloaded.loc[str(feed), "load_invocation_id"] != before.loc[str(feed), "load_invocation_id"]
 
 
 def differing_tables(a: Path, b: Path) -> list[str]:
