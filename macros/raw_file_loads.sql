@@ -76,7 +76,6 @@
     {#- A unit test's graph has no sources: it reads fixtures, not files. -#}
     {%- if execute and graph.get('sources') -%}
         {%- set version = adscore.raw_load_version(loads) -%}
-        {%- set loaded = [] -%}
         {%- set stored = {} -%}
         {%- if is_incremental() -%}
             {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
@@ -88,7 +87,6 @@
                 ) }}
             {%- endif -%}
             {%- for row in run_query("select distinct source_file, load_signature from " ~ this) -%}
-                {%- do loaded.append(row[0] ~ '\n' ~ row[1]) -%}
                 {%- do stored.update({row[0]: row[1]}) -%}
             {%- endfor -%}
         {%- endif -%}
@@ -104,7 +102,7 @@
             {%- endif -%}
             {%- do listed.append(row[0]) -%}
             {%- do plan.signatures.append((row[1], signature)) -%}
-            {%- if (row[1] ~ '\n' ~ signature) not in loaded -%}
+            {%- if stored.get(row[1]) != signature -%}
                 {%- do plan.to_parse.append(row[1]) -%}
             {%- endif -%}
         {%- endfor -%}
