@@ -22,7 +22,8 @@ create table if not exists ml.runs (
     hostname varchar,
     error varchar,
     text_cache_hits bigint,
-    text_cache_computed bigint
+    text_cache_computed bigint,
+    predict_ms_per_1000_rows double
 );
 create table if not exists ml.model_versions (
     model_name varchar not null,
@@ -58,7 +59,9 @@ create table if not exists ml.cv_results (
     metric varchar not null,
     value double,
     n_train_rows bigint,
-    n_valid_rows bigint
+    n_valid_rows bigint,
+    fit_seconds double,
+    predict_seconds double
 );
 create table if not exists ml.learning_curves (
     run_id varchar not null,
@@ -202,4 +205,12 @@ create table if not exists ml.hpo_trials (
     params varchar,
     duration_seconds double
 );
+alter table ml.runs add column if not exists pid integer;
+alter table ml.runs add column if not exists hostname varchar;
+alter table ml.runs add column if not exists error varchar;
+alter table ml.runs add column if not exists text_cache_hits bigint;
+alter table ml.runs add column if not exists text_cache_computed bigint;
+alter table ml.runs add column if not exists predict_ms_per_1000_rows double;
+alter table ml.cv_results add column if not exists fit_seconds double;
+alter table ml.cv_results add column if not exists predict_seconds double;
 {%- endmacro %}

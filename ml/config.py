@@ -58,6 +58,9 @@ class TrainingSpec:
     # "warehouse": the folds table's folds; "stratified": its training rows re-dealt into as
     # many folds, stratified on the label and grouped by the first id column (classification).
     folds: str = "warehouse"
+    # Inference speed: a candidate whose prediction takes longer per 1,000 rows (median over
+    # the folds) cannot win selection, and a model over it does not pass the promotion gate.
+    max_predict_ms_per_1000_rows: float | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,15 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def _positive_or_none(r: _Reader, parent: dict[str, Any], name: str, key: str) -> float | None:
+    value = r.get(parent, name, key, (int, float, type(None)), None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not value > 0:
+        raise r.fail(f"{key}.{name}", f"expected a number > 0 (or null for no limit), got {value!r}")
+    return float(value)
+
+
 def parse_config(raw: Any, source: str) -> TaskConfig:
     """Validate a parsed YAML document into a :class:`TaskConfig`."""
     r = _Reader(source)
@@ -250,6 +262,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         n_jobs=r.get(t, "n_jobs", "training", int, 1),
         prediction_range=prediction_range,
         folds=r.get(t, "folds", "training", str, "warehouse"),
+        max_predict_ms_per_1000_rows=_positive_or_none(r, t, "max_predict_ms_per_1000_rows", "training"),
     )
     if training.folds not in FOLD_STRATEGIES:
         allowed = ", ".join(FOLD_STRATEGIES)

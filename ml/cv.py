@@ -2,11 +2,14 @@
 
 Every fold's model is scored on its own validation rows and the mean over folds is the
 selection score: never the last fold's model, never the test split.  The out-of-fold
-predictions are kept for threshold choice and calibration.
+predictions are kept for threshold choice and calibration.  Each fold's fit and prediction
+are timed: the prediction time per 1,000 rows is the inference-speed criterion of selection
+(``training.max_predict_ms_per_1000_rows``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,10 +36,19 @@ class FoldScores:
     n_train: list[int]
     n_valid: list[int]
     oof: np.ndarray = field(repr=False)  # out-of-fold predictions (NaN where never validated)
+    # Wall seconds of each fold's fit and of its prediction of the validation rows.
+    fit_seconds: list[float] = field(default_factory=list)
+    predict_seconds: list[float] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
         return float(np.mean(self.values))
+
+    @property
+    def predict_ms_per_1000_rows(self) -> float | None:
+        """Median over folds of the prediction time per 1,000 validation rows (None if untimed)."""
+        per_row = [s / n for s, n in zip(self.predict_seconds, self.n_valid, strict=True) if n > 0]
+        return float(np.median(per_row)) * 1e6 if per_row else None
 
 
 def cross_validate(
@@ -55,16 +67,53 @@ def cross_validate(
     tuner passes one that reports boosting rounds to Optuna for pruning).
     """
     values, n_train, n_valid = [], [], []
+    fit_seconds, predict_seconds = [], []
     oof = np.full(len(y), np.nan)
     for train_idx, valid_idx in folds:
         model = make_model()
+        started = time.perf_counter()
         if fit is None:
             model.fit(X[train_idx], y[train_idx])
         else:
             fit(model, X[train_idx], y[train_idx], X[valid_idx], y[valid_idx])
-        pred = predict(model, X[valid_idx], problem_type, clip)
+        fitted = time.perf_counter()
+        X_valid = X[valid_idx]
+        started_predict = time.perf_counter()
+        pred = predict(model, X_valid, problem_type, clip)
+        predict_seconds.append(time.perf_counter() - started_predict)
+        fit_seconds.append(fitted - started)
         oof[valid_idx] = pred
         values.append(score(metric, y[valid_idx], pred))
         n_train.append(len(train_idx))
         n_valid.append(len(valid_idx))
-    return FoldScores(metric, values, n_train, n_valid, oof)
+    return FoldScores(metric, values, n_train, n_valid, oof, fit_seconds, predict_seconds)
+
+
+def within_latency(selection: dict[str, FoldScores], limit_ms: float | None) -> dict[str, FoldScores]:
+    """The candidates whose median prediction time per 1,000 validation rows is at most
+    ``limit_ms`` (every candidate when there is no limit)."""
+    if limit_ms is None:
+        return dict(selection)
+    return {
+        name: scores
+        for name, scores in selection.items()
+        if scores.predict_ms_per_1000_rows is not None and scores.predict_ms_per_1000_rows <= limit_ms
+    }
+
+
+def predict_ms_per_1000_rows(
+    model: Any,
+    X: np.ndarray,
+    problem_type: str,
+    clip: tuple[float, float] | None = None,
+    repeats: int = 3,
+) -> float:
+    """Median wall time of ``repeats`` predictions of ``X``, in milliseconds per 1,000 rows."""
+    if len(X) == 0:
+        raise ValueError("no rows to time the predictions on")
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predict(model, X, problem_type, clip)
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds)) / len(X) * 1e6

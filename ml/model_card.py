@@ -66,6 +66,9 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
         raise AdscoreError(f"model {model_name} has no version {version}")
     v = rows.iloc[0]
     run_id = v.run_id
+    # (select *: runs of a warehouse written before the column existed have no timing)
+    timing = read_query(path, "select * from ml.runs where run_id = ?", [run_id])
+    predict_ms = timing.get("predict_ms_per_1000_rows", pd.Series(dtype=float)).dropna()
     folder = resolve_artifact(v.artifact_path, artifacts).parent
     manifest: dict[str, Any] = {}
     if (folder / "manifest.json").is_file():
@@ -148,6 +151,13 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
                     ("created at", str(v.created_at)),
                     ("seed", str(v.seed)),
                     ("hyperparameters", json.dumps(manifest.get("params", {}), sort_keys=True)),
+                    (
+                        "prediction time",
+                        f"{float(predict_ms.iloc[0]):.2f} ms per 1,000 rows (the model alone, on the "
+                        "holdout's feature rows, at training)"
+                        if len(predict_ms)
+                        else "not recorded",
+                    ),
                     ("git commit", str(v.git_sha or "")),
                     ("artifact", str(v.artifact_path)),
                     ("artifact sha256", v.artifact_sha256),

@@ -104,10 +104,25 @@ def bootstrap_improvement(
 
 
 def quality_checks(
-    problem_type: str, fairness: pd.DataFrame, calibration: pd.DataFrame, rules: PromotionConfig
+    problem_type: str,
+    fairness: pd.DataFrame,
+    calibration: pd.DataFrame,
+    rules: PromotionConfig,
+    predict_ms: float | None = None,
+    max_predict_ms: float | None = None,
 ) -> dict[str, Any]:
-    """The challenger's own checks: fairness limits and calibration (name -> pass, detail)."""
+    """The challenger's own checks: fairness limits, calibration and, when the task sets
+    training.max_predict_ms_per_1000_rows, inference speed (name -> pass, detail)."""
     checks: dict[str, Any] = {}
+    if max_predict_ms is not None:
+        checks["latency"] = {
+            "passes": predict_ms is not None and predict_ms <= max_predict_ms,
+            "detail": (
+                f"predicts in {predict_ms:.2f} ms per 1,000 rows (max {max_predict_ms})"
+                if predict_ms is not None
+                else f"no prediction time recorded (max {max_predict_ms} ms per 1,000 rows)"
+            ),
+        }
     if rules.require_fairness and len(fairness):
         failed = fairness[fairness.passes.astype("boolean").fillna(True) == False]  # noqa: E712
         checks["fairness"] = {
@@ -493,7 +508,18 @@ def promote(
         run_id = target.run_id
         fairness = read_query(path, "select * from ml.fairness where run_id = ?", [run_id])
         calibration = read_query(path, "select * from ml.calibration where run_id = ?", [run_id])
-        checks = quality_checks(config.problem_type, fairness, calibration, config.promotion)
+        # (select *: a warehouse last written before the column existed has no such column)
+        run = read_query(path, "select * from ml.runs where run_id = ?", [run_id])
+        recorded = run.get("predict_ms_per_1000_rows", pd.Series(dtype=float)).dropna()
+        predict_ms = float(recorded.iloc[0]) if len(recorded) else None
+        checks = quality_checks(
+            config.problem_type,
+            fairness,
+            calibration,
+            config.promotion,
+            predict_ms,
+            config.training.max_predict_ms_per_1000_rows,
+        )
         challenger_pred = holdout_predictions(model, test)
         decision = compare_with_champion(
             config, champion, test, y_test, challenger_pred, checks, seed, artifacts

@@ -38,7 +38,7 @@ from ml import tracking
 from ml.artifacts import artifacts_root, reconcile_artifacts, save_artifact, stored_path
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
 from ml.config import TaskConfig, available_tasks, load_config, task_configs
-from ml.cv import FoldScores, cross_validate, predict
+from ml.cv import FoldScores, cross_validate, predict, predict_ms_per_1000_rows, within_latency
 from ml.errors import AdscoreError, ConfigError, DataValidationError
 from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
 from ml.explain import feature_bins, permutation_importance, safe_gain
@@ -301,8 +301,15 @@ def train_task(
         cv_rows: list[dict[str, Any]] = []
 
         def record(stage: str, candidate: str, trial: int | None, scores: FoldScores) -> None:
-            for fold, (value, n_tr, n_va) in enumerate(
-                zip(scores.values, scores.n_train, scores.n_valid, strict=True)
+            for fold, (value, n_tr, n_va, fit_s, predict_s) in enumerate(
+                zip(
+                    scores.values,
+                    scores.n_train,
+                    scores.n_valid,
+                    scores.fit_seconds,
+                    scores.predict_seconds,
+                    strict=True,
+                )
             ):
                 cv_rows.append(
                     {
@@ -315,6 +322,8 @@ def train_task(
                         "value": value,
                         "n_train_rows": n_tr,
                         "n_valid_rows": n_va,
+                        "fit_seconds": fit_s,
+                        "predict_seconds": predict_s,
                     }
                 )
 
@@ -333,9 +342,27 @@ def train_task(
             )
             selection[cand.name] = scores
             record("selection", cand.name, None, scores)
-            log.info("%s: selection: %s mean CV %s %.4f", config.task, cand.name, t.metric, scores.mean)
+            log.info(
+                "%s: selection: %s mean CV %s %.4f, predicts in %.2f ms per 1,000 rows",
+                config.task,
+                cand.name,
+                t.metric,
+                scores.mean,
+                scores.predict_ms_per_1000_rows,
+            )
+        # Inference speed first (when a limit is set), then the best mean CV score.
+        limit = t.max_predict_ms_per_1000_rows
+        eligible = within_latency(selection, limit)
+        if not eligible:
+            timings = ", ".join(f"{k} {v.predict_ms_per_1000_rows:.2f} ms" for k, v in selection.items())
+            raise ConfigError(
+                f"{config.source}: training.max_predict_ms_per_1000_rows: no candidate predicts "
+                f"within {limit} ms per 1,000 rows ({timings})"
+            )
+        for name in (n for n in selection if n not in eligible):
+            log.info("%s: %s is slower than %s ms per 1,000 rows: not eligible", config.task, name, limit)
         pick = min if lower_is_better(t.metric) else max
-        winner = by_name[pick(selection, key=lambda k: selection[k].mean)]
+        winner = by_name[pick(eligible, key=lambda k: eligible[k].mean)]
         log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
         keep = columns[winner.name]
         if keep is not None:  # from here on, the winner's columns only (saved in the manifest)
@@ -380,6 +407,9 @@ def train_task(
         pred_test = predict(model, X_test, problem, clip)
         if not np.isfinite(pred_test).all():
             raise AdscoreError("the refit model produced non-finite predictions on the test split")
+        # The shipped model's inference speed (wall time: kept out of ml.metrics, which a rerun
+        # with the same data and seed reproduces exactly).
+        predict_ms = predict_ms_per_1000_rows(model, X_test, problem, clip)
         oof = tuned.best_scores.oof
         seen = ~np.isnan(oof)
         threshold = None
@@ -478,7 +508,9 @@ def train_task(
 
         # The promotion gate: this version against the current champion on the same holdout.
         model_name = config.task
-        checks = quality_checks(problem, fairness, calibration, config.promotion)
+        checks = quality_checks(
+            problem, fairness, calibration, config.promotion, predict_ms, t.max_predict_ms_per_1000_rows
+        )
         decision = compare_with_champion(
             config, current_champion(warehouse, model_name), test, y_test, pred_test, checks, seed, artifacts
         )
@@ -537,6 +569,7 @@ def train_task(
                     + ("" if r.segment == "overall" else "_" + r.segment.replace("=", "_")): r.value
                     for r in metrics.itertuples()
                 }
+                flat["predict_ms_per_1000_rows"] = predict_ms
                 params = {
                     "estimator": winner.name,
                     "seed": seed,
@@ -569,6 +602,7 @@ def train_task(
             "hostname": socket.gethostname(),
             "text_cache_hits": text_features.hits,
             "text_cache_computed": text_features.computed,
+            "predict_ms_per_1000_rows": predict_ms,
         }
         version, promotion = write_run_results(
             warehouse,

@@ -48,7 +48,8 @@ ML_TABLES: dict[str, str] = {
         hostname varchar,
         error varchar,
         text_cache_hits bigint,
-        text_cache_computed bigint
+        text_cache_computed bigint,
+        predict_ms_per_1000_rows double
     """,
     "model_versions": """
         model_name varchar not null,
@@ -84,7 +85,9 @@ ML_TABLES: dict[str, str] = {
         metric varchar not null,
         value double,
         n_train_rows bigint,
-        n_valid_rows bigint
+        n_valid_rows bigint,
+        fit_seconds double,
+        predict_seconds double
     """,
     "learning_curves": """
         run_id varchar not null,
@@ -333,6 +336,9 @@ MIGRATIONS = (
     ("runs", "error", "varchar"),
     ("runs", "text_cache_hits", "bigint"),
     ("runs", "text_cache_computed", "bigint"),
+    ("runs", "predict_ms_per_1000_rows", "double"),
+    ("cv_results", "fit_seconds", "double"),
+    ("cv_results", "predict_seconds", "double"),
 )
 
 
@@ -638,6 +644,10 @@ def schema_macro() -> str:
     for name, ddl in ML_TABLES.items():
         body = "\n".join("    " + part.strip() for part in ddl.strip().splitlines())
         lines.append(f"create table if not exists ml.{name} (\n{body}\n);")
+    # Columns added since a table was first created: the monitoring marts read them before
+    # the next training run would add them.
+    for table, column, kind in MIGRATIONS:
+        lines.append(f"alter table ml.{table} add column if not exists {column} {kind};")
     lines.append("{%- endmacro %}")
     return "\n".join(lines) + "\n"
 

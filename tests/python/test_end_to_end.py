@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from ml.artifacts import load_artifact, sha256_file
 from tests.python.conftest import REPO, Warehouse, ml_row_counts
@@ -80,6 +82,9 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
 
     cv = query(wh, "select * from ml.cv_results where run_id = ?", [row.run_id])
     assert set(cv.stage) == {"selection", "tuning"} and set(cv.fold) == set(range(5))
+    # Every fold's fit and prediction is timed, and so is the shipped model's prediction.
+    assert (cv.fit_seconds > 0).all() and (cv.predict_seconds > 0).all()
+    assert runs.predict_ms_per_1000_rows[0] > 0
     trials = query(wh, "select * from ml.hpo_trials where run_id = ?", [row.run_id])
     assert len(trials) == 2 and set(trials.state) <= {"COMPLETE", "PRUNED"}
 
@@ -151,6 +156,35 @@ def test_account_health_with_stratified_folds(trained, tmp_path: Path) -> None:
         regression.returncode != 0
         and "--folds stratified: ad_score is not a classification task" in regression.stderr
     )
+
+
+def test_a_latency_limit_selects_and_gates_on_prediction_time(trained, tmp_path: Path) -> None:
+    """training.max_predict_ms_per_1000_rows: no candidate within it stops the run before
+    anything is registered; a model within it passes the gate's latency check."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "latency", wh.raw)
+    raw = yaml.safe_load((REPO / "ml" / "conf" / "account_health.yml").read_text())
+    config = tmp_path / "account_health_latency.yml"
+    raw["training"]["max_predict_ms_per_1000_rows"] = 1e-6
+    config.write_text(yaml.safe_dump(raw))
+    before = ml_counts(copy)
+    result = copy.train("--config", str(config), "--candidates", "xgboost,mlp", "--no-mlflow")
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "training.max_predict_ms_per_1000_rows: no candidate predicts within 1e-06 ms" in result.stderr
+    assert re.search(r"\(xgboost \d+\.\d\d ms, mlp \d+\.\d\d ms\)", result.stderr)
+    after = ml_counts(copy)
+    assert after["runs"] == before["runs"] + 1  # the failed run, with its error
+    assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in before.items() if k != "runs"}
+    failed = query(copy, "select status, error from ml.runs order by started_at desc limit 1").iloc[0]
+    assert failed.status == "failed" and "max_predict_ms_per_1000_rows" in failed.error
+
+    raw["training"]["max_predict_ms_per_1000_rows"] = 1e6
+    config.write_text(yaml.safe_dump(raw))
+    result = copy.train("--config", str(config), "--no-mlflow")
+    assert result.returncode == 0, result.stderr[-3000:]
+    checks = query(copy, "select checks from ml.promotions order by decided_at desc limit 1").checks[0]
+    latency = json.loads(checks)["latency"]
+    assert latency["passes"] and "ms per 1,000 rows (max 1000000.0)" in latency["detail"]
 
 
 def test_mlflow_run_has_params_metrics_and_model(trained) -> None:

@@ -100,6 +100,20 @@ def test_quality_checks_read_fairness_and_calibration_rows() -> None:
     ]["passes"]
 
 
+def test_quality_checks_gate_on_the_prediction_time_only_when_a_limit_is_set() -> None:
+    none = pd.DataFrame(columns=["feature", "metric", "value", "limit", "passes"])
+    calibration = pd.DataFrame(columns=["method", "split", "metric", "value", "is_chosen"])
+    rules = PromotionConfig()
+    assert "latency" not in quality_checks("regression", none, calibration, rules, 5.0, None)
+    fast = quality_checks("regression", none, calibration, rules, 5.0, 8.0)["latency"]
+    assert fast["passes"] and fast["detail"] == "predicts in 5.00 ms per 1,000 rows (max 8.0)"
+    slow = quality_checks("regression", none, calibration, rules, 9.5, 8.0)["latency"]
+    assert not slow["passes"] and "9.50 ms" in slow["detail"]
+    # A version trained before the timing was recorded cannot show that it meets the limit.
+    assert not quality_checks("regression", none, calibration, rules, None, 8.0)["latency"]["passes"]
+    assert decide(rules, {"latency": slow}, None, None).reason.startswith("latency check failed")
+
+
 def test_psi_is_zero_on_the_training_distribution_and_flags_a_shift() -> None:
     rng = np.random.default_rng(3)
     train = np.column_stack([rng.normal(size=5000), rng.integers(0, 2, 5000)]).astype(float)
@@ -142,6 +156,30 @@ def test_booster_contributions_add_up_to_the_prediction(name: str) -> None:
 
 def test_schema_macro_is_generated_from_ml_tables() -> None:
     assert SCHEMA_MACRO.read_text() == schema_macro(), "run `python -m ml.warehouse schema`"
+
+
+def test_schema_macro_adds_the_columns_of_later_versions_to_older_tables() -> None:
+    """An ml.runs created before its newer columns gets them from dbt's on-run-start, so the
+    monitoring marts that read them build before the next training run."""
+    import duckdb
+
+    from ml.warehouse import MIGRATIONS
+
+    sql = "\n".join(line for line in schema_macro().splitlines() if "{" not in line and "-#}" not in line)
+    with duckdb.connect() as con:
+        con.execute("create schema ml")
+        con.execute("create table ml.runs (run_id varchar primary key, task varchar not null)")
+        con.execute("insert into ml.runs values ('r1', 'ad_score')")
+        con.execute(sql)
+        columns = {
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where table_name = 'runs'"
+            ).fetchall()
+        }
+        assert {c for t, c, _ in MIGRATIONS if t == "runs"} <= columns
+        assert con.execute("select count(*) from ml.runs").fetchall() == [(1,)]
+        con.execute(sql)  # idempotent
 
 
 # --- no plain pickle ----------------------------------------------------------------------

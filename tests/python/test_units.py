@@ -15,6 +15,7 @@ import yaml
 
 from ml.artifacts import load_artifact, save_artifact, sha256_file
 from ml.config import default_config_path, load_config, parse_config
+from ml.cv import FoldScores, cross_validate, predict_ms_per_1000_rows, within_latency
 from ml.errors import ArtifactError, ConfigError, DataValidationError, WarehouseError
 from ml.features.pipeline import build_feature_pipeline
 from ml.features.text import SentimentTransformer, TextLengthTransformer
@@ -492,6 +493,46 @@ def test_fold_strategy_is_validated() -> None:
     raw["training"]["folds"] = "shuffled"
     with pytest.raises(ConfigError, match=r"training\.folds: unknown fold strategy 'shuffled'"):
         parse_config(raw, "conf.yml")
+
+
+def test_latency_limit_is_validated_and_applied_to_the_fold_timings() -> None:
+    raw = yaml.safe_load(CONFIG.read_text())
+    assert parse_config(raw, "conf.yml").training.max_predict_ms_per_1000_rows is None
+    raw["training"]["max_predict_ms_per_1000_rows"] = 2
+    assert parse_config(raw, "conf.yml").training.max_predict_ms_per_1000_rows == 2.0
+    for bad in (0, -1.5, True, "fast"):
+        raw["training"]["max_predict_ms_per_1000_rows"] = bad
+        with pytest.raises(ConfigError, match=r"conf\.yml: training\.max_predict_ms_per_1000_rows"):
+            parse_config(raw, "conf.yml")
+
+    def timed(predict_seconds: list[float], n_valid: list[int]) -> FoldScores:
+        n = len(n_valid)
+        return FoldScores("rmse", [1.0] * n, [10] * n, n_valid, np.zeros(1), [0.1] * n, predict_seconds)
+
+    # Median over folds of seconds per row: 1, 3 and 2 ms per 1,000 rows -> 2.
+    two_ms = timed([0.001, 0.006, 0.004], [1000, 2000, 2000])
+    assert two_ms.predict_ms_per_1000_rows == pytest.approx(2.0)
+    selection = {"fast": two_ms, "slow": timed([0.005], [1000]), "untimed": timed([], [])}
+    assert set(within_latency(selection, None)) == {"fast", "slow", "untimed"}
+    assert set(within_latency(selection, 2.0)) == {"fast"}
+    assert within_latency(selection, 1.0) == {}
+
+
+def test_cross_validation_times_each_fold_and_the_timer_reads_the_model() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 4)), rng.normal(size=300)
+    folds = [(np.arange(100, 300), np.arange(100)), (np.arange(200), np.arange(200, 300))]
+    make = get_candidate("xgboost").make
+    scores = cross_validate(
+        lambda: make("regression", {"n_estimators": 20}, 0, 1), X, y, folds, "rmse", "regression"
+    )
+    assert len(scores.fit_seconds) == len(scores.predict_seconds) == 2
+    assert all(s > 0 for s in scores.fit_seconds + scores.predict_seconds)
+    assert scores.predict_ms_per_1000_rows is not None and scores.predict_ms_per_1000_rows > 0
+    model = make("regression", {"n_estimators": 20}, 0, 1).fit(X, y)
+    assert predict_ms_per_1000_rows(model, X, "regression") > 0
+    with pytest.raises(ValueError, match="no rows"):
+        predict_ms_per_1000_rows(model, X[:0], "regression")
 
 
 # --- native categorical codes ------------------------------------------------------------

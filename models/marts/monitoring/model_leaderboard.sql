@@ -87,6 +87,7 @@ leaderboard as (
         headline.cv_mean,
         headline.test_value,
         headline.n_test_rows,
+        runs.predict_ms_per_1000_rows,
         registered.decision as registration_decision,
         registered.reason as registration_reason,
         coalesce(aliases.aliases, '') as aliases,
