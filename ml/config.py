@@ -5,9 +5,10 @@ Every error names the file, the key (as a dotted path) and what was expected.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,15 @@ class _Reader:
             )
         return value
 
+    def only(self, parent: dict[str, Any], key: str, allowed: tuple[str, ...]) -> None:
+        """Refuse keys this reader does not know: a misspelt optional key would otherwise be
+        ignored and its default used without a word."""
+        for name in parent:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), allowed, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
+                raise self.fail(f"{key}.{name}".lstrip("."), f"unknown key ({hint})")
+
     def str_list(self, parent: dict[str, Any], name: str, key: str, default: Any = ...) -> tuple[str, ...]:
         value = self.get(parent, name, key, list, default)
         for i, item in enumerate(value):
@@ -188,12 +198,15 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     """Validate a parsed YAML document into a :class:`TaskConfig`."""
     r = _Reader(source)
     doc = r.mapping(raw, "<document>")
+    sections = ("data", "features", "training", "fairness", "promotion", "scoring")
+    r.only(doc, "", ("task", "problem_type", *sections))
     task = r.get(doc, "task", "", str)
     problem_type = r.get(doc, "problem_type", "", str)
     if problem_type not in ("regression", "classification"):
         raise r.fail("problem_type", f"expected 'regression' or 'classification', got {problem_type!r}")
 
     d = r.mapping(r.get(doc, "data", "", dict), "data")
+    r.only(d, "data", tuple(f.name for f in fields(DataSpec)))
     data = DataSpec(
         table=r.get(d, "table", "data", str),
         folds_table=r.get(d, "folds_table", "data", str),
@@ -218,6 +231,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         for i, item in enumerate(items):
             key = f"features.{group}[{i}]"
             item = r.mapping(item, key)
+            r.only(item, key, ("name", "transformer", "column", "type", "params"))
             name = r.get(item, "name", key, str)
             params = r.get(item, "params", key, dict, {}) or {}
             features.append(
@@ -238,6 +252,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         raise r.fail("features", f"duplicate feature name(s): {', '.join(duplicates)}")
 
     t = r.mapping(r.get(doc, "training", "", dict), "training")
+    r.only(t, "training", tuple(f.name for f in fields(TrainingSpec)))
     candidates = r.str_list(t, "candidates", "training", ["xgboost"])
     if not candidates:
         raise r.fail("training.candidates", "at least one candidate is needed")
@@ -270,6 +285,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     if training.folds == "stratified" and problem_type != "classification":
         raise r.fail("training.folds", "stratified folds need a classification task")
     fz = r.mapping(r.get(doc, "fairness", "", dict, {}), "fairness")
+    r.only(fz, "fairness", (*(f.name for f in fields(FairnessConfig)), "sensitive_features"))
     number = (int, float)
     fairness = FairnessConfig(
         features=r.str_list(fz, "features", "fairness", [])
@@ -280,6 +296,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         min_group_size=r.get(fz, "min_group_size", "fairness", int, 30),
     )
     pr = r.mapping(r.get(doc, "promotion", "", dict, {}), "promotion")
+    r.only(pr, "promotion", tuple(f.name for f in fields(PromotionConfig)))
     defaults = PromotionConfig()
     promotion = PromotionConfig(
         margin=float(r.get(pr, "margin", "promotion", number, defaults.margin)),
@@ -301,6 +318,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     scoring = None
     if "scoring" in doc:
         sc = r.mapping(r.get(doc, "scoring", "", dict), "scoring")
+        r.only(sc, "scoring", tuple(f.name for f in fields(ScoringConfig)))
         scoring = ScoringConfig(
             table=r.get(sc, "table", "scoring", str),
             output=r.get(sc, "output", "scoring", str),

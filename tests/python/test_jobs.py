@@ -279,6 +279,11 @@ BAD_CONFIGS = {
         3,
         "training.candidates: unknown model 'randomforest'",
     ),
+    "misspelt_key": (
+        lambda c: c["training"].update(n_trial=40),
+        3,
+        "training.n_trial: unknown key (did you mean 'n_trials'?)",
+    ),
     "wrong_parameter_type": (
         lambda c: c["training"].update(n_trials="many"),
         3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -492,6 +493,32 @@ def test_fold_strategy_is_validated() -> None:
         parse_config(raw, "conf.yml")
     raw["training"]["folds"] = "shuffled"
     with pytest.raises(ConfigError, match=r"training\.folds: unknown fold strategy 'shuffled'"):
+        parse_config(raw, "conf.yml")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "message"),
+    [
+        ("training", "max_predict_ms_per_1000_row", "did you mean 'max_predict_ms_per_1000_rows'?"),
+        ("promotion", "max_eces", "did you mean 'max_ece'?"),
+        ("data", "folds", "did you mean 'folds_table'?"),
+        ("scoring", "explain_top", "did you mean 'explain_top_k'?"),
+        ("fairness", "zzz", "expected one of features, max_parity_difference"),
+        (None, "trainig", "did you mean 'training'?"),
+    ],
+)
+def test_unknown_keys_are_refused_with_their_file_and_key(
+    section: str | None, key: str, message: str
+) -> None:
+    """A misspelt optional key would otherwise be ignored and its default used silently."""
+    raw = yaml.safe_load(CONFIG.read_text())
+    (raw if section is None else raw[section])[key] = 1
+    full = key if section is None else f"{section}.{key}"
+    with pytest.raises(ConfigError, match=re.escape(f"conf.yml: {full}: unknown key ({message}")):
+        parse_config(raw, "conf.yml")
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["features"]["numeric_features"][0]["transfomer"] = "passthrough"
+    with pytest.raises(ConfigError, match=r"features\.numeric_features\[0\]\.transfomer: unknown key"):
         parse_config(raw, "conf.yml")
 
 
