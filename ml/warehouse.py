@@ -276,6 +276,25 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def unfinished_build(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the warehouse must not be read, when the latest dbt invocation that writes the
+    curated tables started and never ended (macros/build_state.sql): it was killed half-way,
+    so the marts may mix two builds.  None when it ended, or before builds were recorded."""
+    if not table_columns(con, "audit.dbt_builds"):
+        return None
+    rows = con.execute(
+        "select invocation_id, command, started_at from audit.dbt_builds "
+        "where finished_at is null and started_at = (select max(started_at) from audit.dbt_builds)"
+    ).fetchall()
+    if not rows:
+        return None
+    invocation, command, started = rows[0]
+    return (
+        f"the last `dbt {command}` (invocation {invocation}, started {started:%Y-%m-%d %H:%M:%S} UTC) "
+        "did not finish, so the warehouse may hold tables of two builds: run `dbt build` again"
+    )
+
+
 @dataclass(frozen=True)
 class TrainingSnapshot:
     """The curated rows one run trains on (ordered by their ids) and the folds table."""
@@ -293,6 +312,9 @@ def read_training_snapshot(
     (sources over their reject-rate threshold); the connection is closed after."""
     q_table, q_folds = quote_identifier(table), quote_identifier(folds_table)
     with connect(path, read_only=True) as con:
+        interrupted = unfinished_build(con)
+        if interrupted:
+            raise WarehouseError(f"{path}: {interrupted}")
         # The quality gate comes first: past a failed gate dbt does not build the marts.
         failures = _quality_failures(con, quality_report) if quality_report else []
         if failures:

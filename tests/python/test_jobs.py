@@ -115,6 +115,20 @@ def test_sigkill_during_scoring_writes_nothing_and_the_rerun_scores_everything(
     assert query(copy, "select count(*), count(distinct ad_id) from ml.ad_scores") == [(n_ads, n_ads)]
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process started in its own session, and wait until its whole group is gone
+    (dbt, a grandchild, may still be exiting when its parent has been reaped)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
 def test_sigkill_during_dbt_build_then_the_rebuild_succeeds(trained, tmp_path: Path) -> None:
     wh, _ = trained
     copy = wh.with_raw(tmp_path / "wh", wh.raw)
@@ -129,16 +143,7 @@ def test_sigkill_during_dbt_build_then_the_rebuild_succeeds(trained, tmp_path: P
             start_new_session=True,
         )
         time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        # dbt (a grandchild) may still be exiting: wait until the whole group is gone.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
+        kill_group(proc)
         with duckdb.connect(str(copy.duckdb), read_only=True) as con:  # opens: the WAL replays
             con.execute("select count(*) from ml.model_versions").fetchall()
     rebuilt = copy.run(
@@ -154,6 +159,49 @@ def test_sigkill_during_dbt_build_then_the_rebuild_succeeds(trained, tmp_path: P
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     assert ml_row_counts(copy, ML_TABLES) == before
     assert registry_problems(copy) == []
+
+
+def test_a_build_killed_half_way_blocks_training_and_scoring_until_a_build_completes(
+    trained, tmp_path: Path
+) -> None:
+    """Killed after its first node started, a build leaves some tables new and the rest old:
+    ml.train and ml.score refuse that warehouse (exit 5) until a build runs to its end."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    before = ml_row_counts(copy, ML_TABLES)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ml.lock", "--", str(Path(sys.executable).parent / "dbt"), "build"],
+        cwd=REPO,
+        env={**copy.env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # on-run-start has run once the first node starts
+        seen.append(line)
+        if " START " in line and " hook: " not in line:
+            break
+    kill_group(proc)
+    assert any(" START " in line and " hook: " not in line for line in seen), "".join(seen)[-3000:]
+
+    for command in (
+        ("train", "--task", "account_health", "--no-mlflow"),
+        ("score", "--task", "account_health"),
+    ):
+        refused = copy.ml(*command)
+        assert refused.returncode == 5, refused.stderr[-3000:]
+        assert "the last `dbt build`" in refused.stderr and "did not finish" in refused.stderr
+    assert ml_row_counts(copy, ML_TABLES) == before
+
+    rebuilt = copy.dbt("build")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    trained_again = copy.ml("train", "--task", "account_health", "--n-trials", "1", "--no-mlflow")
+    assert trained_again.returncode == 0, trained_again.stderr[-3000:]
+    builds = query(copy, "select status, finished_at is null from audit.dbt_builds order by started_at")
+    assert builds[-2:] == [(None, True), ("success", False)]
 
 
 # --- the pipeline and the lock ------------------------------------------------------------

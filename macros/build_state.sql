@@ -1,0 +1,55 @@
+{#-
+    Whether the last dbt invocation that writes the curated tables ran to its end.
+
+    A `dbt build` killed half-way (SIGKILL, out of memory, a lost node) leaves the warehouse
+    with some tables from the new build and the rest from the one before: the training marts
+    could be new while the data quality report that should have stopped them is old.  Each
+    build, run, seed or snapshot that selects a model or seed outside the monitoring marts
+    records its start (on-run-start, committed before any node runs) and its end (on-run-end,
+    which dbt runs after every node, failed ones included, but not when the process dies).
+    python -m ml.train and ml.score refuse to read a warehouse whose latest such invocation
+    has no end (ml/warehouse.py: unfinished_build), until a build completes.
+-#}
+
+{% macro build_writes_curated_tables() %}
+    {#- The number of selected models, seeds and snapshots outside marts.monitoring, for a command that writes tables. -#}
+    {%- set writes = [] -%}
+    {%- if execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot') -%}
+        {%- for unique_id in selected_resources -%}
+            {%- set node = graph.nodes.get(unique_id) -%}
+            {%- if node and node.resource_type in ('model', 'seed', 'snapshot') and 'monitoring' not in node.fqn -%}
+                {%- do writes.append(unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(writes | length) -}}
+{% endmacro %}
+
+{% macro record_build_start() %}
+    {%- set n_selected = adscore.build_writes_curated_tables() -%}
+    {%- if n_selected > 0 %}
+        create schema if not exists audit;
+        create table if not exists audit.dbt_builds (
+            invocation_id varchar primary key,
+            command varchar not null,
+            n_selected integer not null,
+            started_at timestamp not null,
+            finished_at timestamp,
+            status varchar
+        );
+        insert into audit.dbt_builds (invocation_id, command, n_selected, started_at)
+        values ('{{ invocation_id }}', '{{ flags.WHICH }}', {{ n_selected }}, cast('{{ run_started_at }}' as timestamp));
+    {%- endif -%}
+{% endmacro %}
+
+{% macro record_build_end(results) %}
+    {%- if adscore.build_writes_curated_tables() > 0 -%}
+        {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'runtime error']) | list -%}
+        {%- set finished = modules.datetime.datetime.now(modules.pytz.utc).replace(tzinfo=none) %}
+        update audit.dbt_builds
+        set
+            finished_at = cast('{{ finished.isoformat() }}' as timestamp),
+            status = '{{ "error" if failed else "success" }}'
+        where invocation_id = '{{ invocation_id }}';
+    {%- endif -%}
+{% endmacro %}
