@@ -8,7 +8,7 @@
     records its start (on-run-start, committed before any node runs) and its end (on-run-end,
     which dbt runs after every node, failed ones included, but not when the process dies).
     python -m ml.train and ml.score refuse to read a warehouse whose latest such invocation
-    has no end (ml/warehouse.py: unfinished_build), until a build completes.
+    has no end (ml/warehouse.py: require_finished_build), until a build completes.
 -#}
 
 {% macro build_writes_curated_tables() %}

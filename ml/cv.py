@@ -101,7 +101,7 @@ def within_latency(selection: dict[str, FoldScores], limit_ms: float | None) -> 
     }
 
 
-def predict_ms_per_1000_rows(
+def time_predictions(
     model: Any,
     X: np.ndarray,
     problem_type: str,

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ml.artifacts import resolve_artifact
 from ml.errors import AdscoreError
-from ml.warehouse import db_path, read_query
+from ml.warehouse import db_path, read_query, recorded_predict_ms
 
 INTENDED_USE = {
     "ad_score": (
@@ -66,9 +66,7 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
         raise AdscoreError(f"model {model_name} has no version {version}")
     v = rows.iloc[0]
     run_id = v.run_id
-    # (select *: runs of a warehouse written before the column existed have no timing)
-    timing = read_query(path, "select * from ml.runs where run_id = ?", [run_id])
-    predict_ms = timing.get("predict_ms_per_1000_rows", pd.Series(dtype=float)).dropna()
+    predict_ms = recorded_predict_ms(path, run_id)
     folder = resolve_artifact(v.artifact_path, artifacts).parent
     manifest: dict[str, Any] = {}
     if (folder / "manifest.json").is_file():
@@ -153,9 +151,9 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
                     ("hyperparameters", json.dumps(manifest.get("params", {}), sort_keys=True)),
                     (
                         "prediction time",
-                        f"{float(predict_ms.iloc[0]):.2f} ms per 1,000 rows (the model alone, on the "
+                        f"{predict_ms:.2f} ms per 1,000 rows (the model alone, on the "
                         "holdout's feature rows, at training)"
-                        if len(predict_ms)
+                        if predict_ms is not None
                         else "not recorded",
                     ),
                     ("git commit", str(v.git_sha or "")),

@@ -48,6 +48,7 @@ from ml.warehouse import (
     read_query,
     read_training_snapshot,
     record_promotion,
+    recorded_predict_ms,
     table_exists,
 )
 
@@ -508,16 +509,12 @@ def promote(
         run_id = target.run_id
         fairness = read_query(path, "select * from ml.fairness where run_id = ?", [run_id])
         calibration = read_query(path, "select * from ml.calibration where run_id = ?", [run_id])
-        # (select *: a warehouse last written before the column existed has no such column)
-        run = read_query(path, "select * from ml.runs where run_id = ?", [run_id])
-        recorded = run.get("predict_ms_per_1000_rows", pd.Series(dtype=float)).dropna()
-        predict_ms = float(recorded.iloc[0]) if len(recorded) else None
         checks = quality_checks(
             config.problem_type,
             fairness,
             calibration,
             config.promotion,
-            predict_ms,
+            recorded_predict_ms(path, run_id),
             config.training.max_predict_ms_per_1000_rows,
         )
         challenger_pred = holdout_predictions(model, test)

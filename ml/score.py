@@ -42,9 +42,9 @@ from ml.warehouse import (
     db_path,
     load_text_cache,
     quote_identifier,
+    require_finished_build,
     table_columns,
     table_exists,
-    unfinished_build,
     write_scores,
 )
 
@@ -87,9 +87,7 @@ def _read_rows(
     """The scoring table's rows (ids + model inputs), minus those this version scored."""
     q_table = quote_identifier(table)
     with connect(path, read_only=True) as con:
-        interrupted = unfinished_build(con)
-        if interrupted:
-            raise WarehouseError(f"{path}: {interrupted}")
+        require_finished_build(con, path)
         if not table_exists(con, table):
             raise WarehouseError(f"scoring table {table} not found in {path}: run `dbt build` first")
         present = set(table_columns(con, table))

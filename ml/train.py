@@ -38,7 +38,7 @@ from ml import tracking
 from ml.artifacts import artifacts_root, reconcile_artifacts, save_artifact, stored_path
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
 from ml.config import TaskConfig, available_tasks, load_config, task_configs
-from ml.cv import FoldScores, cross_validate, predict, predict_ms_per_1000_rows, within_latency
+from ml.cv import FoldScores, cross_validate, predict, time_predictions, within_latency
 from ml.errors import AdscoreError, ConfigError, DataValidationError
 from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
 from ml.explain import feature_bins, permutation_importance, safe_gain
@@ -409,7 +409,7 @@ def train_task(
             raise AdscoreError("the refit model produced non-finite predictions on the test split")
         # The shipped model's inference speed (wall time: kept out of ml.metrics, which a rerun
         # with the same data and seed reproduces exactly).
-        predict_ms = predict_ms_per_1000_rows(model, X_test, problem, clip)
+        predict_ms = time_predictions(model, X_test, problem, clip)
         oof = tuned.best_scores.oof
         seen = ~np.isnan(oof)
         threshold = None

@@ -276,23 +276,31 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def unfinished_build(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Why the warehouse must not be read, when the latest dbt invocation that writes the
-    curated tables started and never ended (macros/build_state.sql): it was killed half-way,
-    so the marts may mix two builds.  None when it ended, or before builds were recorded."""
+def require_finished_build(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse the warehouse when the latest dbt invocation that writes the curated tables
+    started and never ended (macros/build_state.sql): it was killed half-way, so the marts
+    may mix two builds.  Passes when it ended, or before builds were recorded."""
     if not table_columns(con, "audit.dbt_builds"):
-        return None
+        return
     rows = con.execute(
         "select invocation_id, command, started_at from audit.dbt_builds "
         "where finished_at is null and started_at = (select max(started_at) from audit.dbt_builds)"
     ).fetchall()
-    if not rows:
-        return None
-    invocation, command, started = rows[0]
-    return (
-        f"the last `dbt {command}` (invocation {invocation}, started {started:%Y-%m-%d %H:%M:%S} UTC) "
-        "did not finish, so the warehouse may hold tables of two builds: run `dbt build` again"
-    )
+    if rows:
+        invocation, command, started = rows[0]
+        raise WarehouseError(
+            f"{path}: the last `dbt {command}` (invocation {invocation}, started "
+            f"{started:%Y-%m-%d %H:%M:%S} UTC) did not finish, so the warehouse may hold tables of "
+            "two builds: run `dbt build` again"
+        )
+
+
+def recorded_predict_ms(path: Path, run_id: str) -> float | None:
+    """The run's model prediction time per 1,000 rows (ml.runs), None if not recorded (also
+    for a warehouse last written before the column existed: hence select *)."""
+    run = read_query(path, "select * from ml.runs where run_id = ?", [run_id])
+    recorded = run.get("predict_ms_per_1000_rows", pd.Series(dtype=float)).dropna()
+    return float(recorded.iloc[0]) if len(recorded) else None
 
 
 @dataclass(frozen=True)
@@ -312,9 +320,7 @@ def read_training_snapshot(
     (sources over their reject-rate threshold); the connection is closed after."""
     q_table, q_folds = quote_identifier(table), quote_identifier(folds_table)
     with connect(path, read_only=True) as con:
-        interrupted = unfinished_build(con)
-        if interrupted:
-            raise WarehouseError(f"{path}: {interrupted}")
+        require_finished_build(con, path)
         # The quality gate comes first: past a failed gate dbt does not build the marts.
         failures = _quality_failures(con, quality_report) if quality_report else []
         if failures:

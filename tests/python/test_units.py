@@ -16,7 +16,7 @@ import yaml
 
 from ml.artifacts import load_artifact, save_artifact, sha256_file
 from ml.config import default_config_path, load_config, parse_config
-from ml.cv import FoldScores, cross_validate, predict_ms_per_1000_rows, within_latency
+from ml.cv import FoldScores, cross_validate, time_predictions, within_latency
 from ml.errors import ArtifactError, ConfigError, DataValidationError, WarehouseError
 from ml.features.pipeline import build_feature_pipeline
 from ml.features.text import SentimentTransformer, TextLengthTransformer
@@ -557,9 +557,9 @@ def test_cross_validation_times_each_fold_and_the_timer_reads_the_model() -> Non
     assert all(s > 0 for s in scores.fit_seconds + scores.predict_seconds)
     assert scores.predict_ms_per_1000_rows is not None and scores.predict_ms_per_1000_rows > 0
     model = make("regression", {"n_estimators": 20}, 0, 1).fit(X, y)
-    assert predict_ms_per_1000_rows(model, X, "regression") > 0
+    assert time_predictions(model, X, "regression") > 0
     with pytest.raises(ValueError, match="no rows"):
-        predict_ms_per_1000_rows(model, X[:0], "regression")
+        time_predictions(model, X[:0], "regression")
 
 
 # --- native categorical codes ------------------------------------------------------------
