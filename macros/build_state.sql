@@ -9,6 +9,11 @@
     which dbt runs after every node, failed ones included, but not when the process dies).
     python -m ml.train and ml.score refuse to read a warehouse whose latest such invocation
     has no end (ml/warehouse.py: require_finished_build), until a build completes.
+
+    `dbt retry` re-runs the failed and skipped nodes of the previous invocation with that
+    invocation's command (flags.WHICH is e.g. 'build'), but its hooks see no selection; as it
+    writes tables, it is recorded too, as command 'retry' with n_selected null.  (`dbt clone`
+    runs no hooks and is not recorded.)
 -#}
 
 {% macro build_writes_curated_tables() %}
@@ -25,25 +30,42 @@
     {{- return(writes | length) -}}
 {% endmacro %}
 
+{% macro is_retry() %}
+    {#-
+        Whether this is a `dbt retry` of a command that writes tables: its hooks run with
+        the retried command's flags and an empty selection (an invocation that selects
+        nothing runs no hooks at all).
+    -#}
+    {{- return(execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot') and selected_resources | length == 0) -}}
+{% endmacro %}
+
 {% macro record_build_start() %}
     {%- set n_selected = adscore.build_writes_curated_tables() -%}
-    {%- if n_selected > 0 %}
+    {%- set retry = adscore.is_retry() -%}
+    {%- if n_selected > 0 or retry %}
         create schema if not exists audit;
         create table if not exists audit.dbt_builds (
             invocation_id varchar primary key,
             command varchar not null,
-            n_selected integer not null,
+            n_selected integer,
             started_at timestamp not null,
             finished_at timestamp,
             status varchar
         );
+        {#- tables made before retries were recorded have n_selected not null #}
+        alter table audit.dbt_builds alter column n_selected drop not null;
         insert into audit.dbt_builds (invocation_id, command, n_selected, started_at)
-        values ('{{ invocation_id }}', '{{ flags.WHICH }}', {{ n_selected }}, cast('{{ run_started_at }}' as timestamp));
+        values (
+            '{{ invocation_id }}',
+            '{{ "retry" if retry else flags.WHICH }}',
+            {{ "null" if retry else n_selected }},
+            cast('{{ run_started_at }}' as timestamp)
+        );
     {%- endif -%}
 {% endmacro %}
 
 {% macro record_build_end(results) %}
-    {%- if adscore.build_writes_curated_tables() > 0 -%}
+    {%- if adscore.build_writes_curated_tables() > 0 or adscore.is_retry() -%}
         {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'runtime error']) | list -%}
         {%- set finished = modules.datetime.datetime.now(modules.pytz.utc).replace(tzinfo=none) %}
         update audit.dbt_builds

@@ -169,23 +169,7 @@ def test_a_build_killed_half_way_blocks_training_and_scoring_until_a_build_compl
     wh, _ = trained
     copy = wh.with_raw(tmp_path / "wh", wh.raw)
     before = ml_row_counts(copy, ML_TABLES)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ml.lock", "--", str(Path(sys.executable).parent / "dbt"), "build"],
-        cwd=REPO,
-        env={**copy.env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:  # on-run-start has run once the first node starts
-        seen.append(line)
-        if " START " in line and " hook: " not in line:
-            break
-    kill_group(proc)
-    assert any(" START " in line and " hook: " not in line for line in seen), "".join(seen)[-3000:]
+    kill_after_the_first_node(copy, "build")
 
     for command in (
         ("train", "--task", "account_health", "--no-mlflow"),
@@ -202,6 +186,48 @@ def test_a_build_killed_half_way_blocks_training_and_scoring_until_a_build_compl
     assert trained_again.returncode == 0, trained_again.stderr[-3000:]
     builds = query(copy, "select status, finished_at is null from audit.dbt_builds order by started_at")
     assert builds[-2:] == [(None, True), ("success", False)]
+
+    # `dbt retry` of a failed build rebuilds its failed and skipped nodes: killed half-way, it
+    # blocks training too, and a retry that completes unblocks it.
+    failed = copy.dbt("build", "--vars", "{max_reject_rate: 0.0001}")
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    kill_after_the_first_node(copy, "retry")
+    refused = copy.ml("train", "--task", "account_health", "--no-mlflow")
+    assert refused.returncode == 5, refused.stderr[-3000:]
+    assert "the last `dbt retry`" in refused.stderr and "did not finish" in refused.stderr
+    retried = copy.dbt("retry", "--vars", "{max_reject_rate: 0.05}")
+    assert retried.returncode == 0, retried.stdout[-3000:]
+    builds = query(copy, "select command, n_selected, status from audit.dbt_builds order by started_at")
+    failed_build, killed_retry, retry = builds[-3:]
+    assert failed_build[0] == "build" and failed_build[1] > 0 and failed_build[2] == "error"
+    assert killed_retry == ("retry", None, None) and retry == ("retry", None, "success")
+    # No longer blocked as half-built; the quality gate now reads the report the failed build
+    # made with its threshold (the retry re-ran only the failed test and the skipped nodes).
+    gated = copy.ml("train", "--task", "account_health", "--no-mlflow")
+    assert gated.returncode == 4, gated.stderr[-3000:]
+    assert "data quality gate" in gated.stderr and "did not finish" not in gated.stderr
+
+
+def kill_after_the_first_node(wh: Warehouse, *dbt_args: str) -> None:
+    """Start `dbt <dbt_args>` under the writer lock and SIGKILL it as soon as its first node
+    starts (read from dbt's output: on-run-start has run by then, no timing guess)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ml.lock", "--", str(Path(sys.executable).parent / "dbt"), *dbt_args],
+        cwd=REPO,
+        env={**wh.env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if " START " in line and " hook: " not in line:
+            break
+    kill_group(proc)
+    assert any(" START " in line and " hook: " not in line for line in seen), "".join(seen)[-3000:]
 
 
 # --- the pipeline and the lock ------------------------------------------------------------
