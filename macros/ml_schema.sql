@@ -23,7 +23,9 @@ create table if not exists ml.runs (
     error varchar,
     text_cache_hits bigint,
     text_cache_computed bigint,
-    predict_ms_per_1000_rows double
+    predict_ms_per_1000_rows double,
+    learning_curve_verdict varchar,
+    learning_curve_valid_gain double
 );
 create table if not exists ml.model_versions (
     model_name varchar not null,
@@ -211,6 +213,8 @@ alter table ml.runs add column if not exists error varchar;
 alter table ml.runs add column if not exists text_cache_hits bigint;
 alter table ml.runs add column if not exists text_cache_computed bigint;
 alter table ml.runs add column if not exists predict_ms_per_1000_rows double;
+alter table ml.runs add column if not exists learning_curve_verdict varchar;
+alter table ml.runs add column if not exists learning_curve_valid_gain double;
 alter table ml.cv_results add column if not exists fit_seconds double;
 alter table ml.cv_results add column if not exists predict_seconds double;
 {%- endmacro %}

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ml.artifacts import resolve_artifact
 from ml.errors import AdscoreError
+from ml.learning_curves import VERDICTS
 from ml.warehouse import db_path, read_query, recorded_predict_ms
 
 INTENDED_USE = {
@@ -53,6 +54,20 @@ def _table(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _learning_curve_reading(path: Path, run_id: str) -> str | None:
+    """The recorded reading of the run's learning curve (ml.runs), None for runs made before
+    it was recorded (select *: older warehouses lack the columns)."""
+    run = read_query(path, "select * from ml.runs where run_id = ?", [run_id])
+    verdict = run.get("learning_curve_verdict", pd.Series(dtype=object)).dropna()
+    if not len(verdict) or verdict.iloc[0] not in VERDICTS:
+        return None
+    gain = run.learning_curve_valid_gain.iloc[0]
+    return (
+        f"Reading: **{verdict.iloc[0]}**: {VERDICTS[verdict.iloc[0]]} (validation gain of the "
+        f"last doubling of the training rows: {gain:+.4f})."
+    )
+
+
 def render(path: Path, model_name: str, version: int, artifacts: Path | None = None) -> tuple[str, Path]:
     """The card's Markdown and the folder it belongs in (the artifact's)."""
     rows = read_query(
@@ -67,6 +82,7 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
     v = rows.iloc[0]
     run_id = v.run_id
     predict_ms = recorded_predict_ms(path, run_id)
+    curve_reading = _learning_curve_reading(path, run_id)
     folder = resolve_artifact(v.artifact_path, artifacts).parent
     manifest: dict[str, Any] = {}
     if (folder / "manifest.json").is_file():
@@ -201,6 +217,7 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
         _table(fairness),
         "## Learning curve",
         "",
+        *([curve_reading, ""] if curve_reading else []),
         _table(curve),
         "## Top features",
         "",

@@ -53,7 +53,7 @@ from ml.features.pipeline import (
     embedding_columns,
     has_embeddings,
 )
-from ml.learning_curves import learning_curve, plot_learning_curve, plot_reliability
+from ml.learning_curves import diagnose, learning_curve, plot_learning_curve, plot_reliability
 from ml.lock import writer_lock
 from ml.logs import setup_logging
 from ml.model_card import write_card
@@ -473,7 +473,7 @@ def train_task(
             ),
             threshold,
         ).assign(run_id=run_id)
-        curve = learning_curve(
+        curve, curve_folds = learning_curve(
             partial(winner.make, problem, tuned.best_params, seed, n_jobs),
             X_train,
             y_train,
@@ -482,7 +482,10 @@ def train_task(
             problem,
             clip,
             seed,
-        ).assign(run_id=run_id, candidate=winner.name)
+        )
+        curve = curve.assign(run_id=run_id, candidate=winner.name)
+        reading = diagnose(curve_folds, t.metric)
+        log.info("%s: learning curve: %s", config.task, reading.sentence())
         plot_learning_curve(
             curve, f"{config.task} ({winner.name}): learning curve", figures / "learning_curve.png"
         )
@@ -561,6 +564,7 @@ def train_task(
                 "adscore.task": config.task,
                 "adscore.data_hash": snapshot_hash,
                 "adscore.git_sha": sha or "",
+                "adscore.learning_curve_verdict": reading.verdict,
             }
             with tracking.start_run(f"adscore-{config.task}", run_id, tags) as mlrun:
                 mlflow_run_id = mlrun.info.run_id
@@ -570,6 +574,7 @@ def train_task(
                     for r in metrics.itertuples()
                 }
                 flat["predict_ms_per_1000_rows"] = predict_ms
+                flat["learning_curve_valid_gain_last_doubling"] = reading.valid_gain_last_doubling
                 params = {
                     "estimator": winner.name,
                     "seed": seed,
@@ -603,6 +608,8 @@ def train_task(
             "text_cache_hits": text_features.hits,
             "text_cache_computed": text_features.computed,
             "predict_ms_per_1000_rows": predict_ms,
+            "learning_curve_verdict": reading.verdict,
+            "learning_curve_valid_gain": reading.valid_gain_last_doubling,
         }
         version, promotion = write_run_results(
             warehouse,

@@ -49,7 +49,9 @@ ML_TABLES: dict[str, str] = {
         error varchar,
         text_cache_hits bigint,
         text_cache_computed bigint,
-        predict_ms_per_1000_rows double
+        predict_ms_per_1000_rows double,
+        learning_curve_verdict varchar,
+        learning_curve_valid_gain double
     """,
     "model_versions": """
         model_name varchar not null,
@@ -365,6 +367,8 @@ MIGRATIONS = (
     ("runs", "text_cache_hits", "bigint"),
     ("runs", "text_cache_computed", "bigint"),
     ("runs", "predict_ms_per_1000_rows", "double"),
+    ("runs", "learning_curve_verdict", "varchar"),
+    ("runs", "learning_curve_valid_gain", "double"),
     ("cv_results", "fit_seconds", "double"),
     ("cv_results", "predict_seconds", "double"),
 )

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ml.artifacts import load_artifact, sha256_file
+from ml.learning_curves import VERDICTS
 from tests.python.conftest import REPO, Warehouse, ml_row_counts
 
 pytestmark = pytest.mark.integration
@@ -332,6 +333,8 @@ def test_learning_curves_calibration_and_fairness_for_both_tasks(trained) -> Non
     for task in ("ad_score", "account_health"):
         curve = query(wh, "select * from ml.learning_curves where run_id = ?", [runs[task]])
         assert set(curve.split) == {"train", "valid"} and curve.train_fraction.nunique() == 5
+        run = query(wh, "select * from ml.runs where run_id = ?", [runs[task]]).iloc[0]
+        assert run.learning_curve_verdict in VERDICTS and np.isfinite(run.learning_curve_valid_gain)
         fairness = query(wh, "select * from ml.fairness where run_id = ?", [runs[task]])
         assert set(fairness.feature) == features[task]
     # Gaps are computed between groups large enough (min_group_size); ad score's platforms are.
@@ -381,6 +384,12 @@ def test_learning_curves_calibration_and_fairness_for_both_tasks(trained) -> Non
     ):
         assert section in card
     assert "vertical=" in card and "figures/reliability.png" in card
+    verdict = query(
+        wh,
+        "select learning_curve_verdict from ml.runs join ml.model_versions using (run_id) "
+        "where model_name = 'account_health' and version = 1",
+    ).learning_curve_verdict[0]
+    assert verdict in VERDICTS and f"Reading: **{verdict}**: {VERDICTS[verdict]}" in card
 
 
 def test_text_and_hybrid_models_are_selected_on_cv_and_score(trained, tmp_path: Path) -> None:

@@ -383,6 +383,65 @@ def test_calibration_fixes_a_miscalibrated_classifier() -> None:
     assert abs((fresh <= widths["0.90"]).mean() - 0.9) < 0.02 and widths["0.80"] < widths["0.90"]
 
 
+def test_learning_curve_reading_follows_the_folds_paired_gains() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.tree import DecisionTreeRegressor
+
+    from ml.learning_curves import diagnose, learning_curve
+
+    def folds_of(valid: dict[float, list[float]], train: dict[float, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {"fold": k, "train_fraction": f, "split": split, "value": v}
+                for split, values in (("valid", valid), ("train", train))
+                for f, per_fold in values.items()
+                for k, v in enumerate(per_fold)
+            ]
+        )
+
+    # RMSE: lower is better.  Every fold improves by ~1 from half to all rows: more data helps,
+    # though the folds differ from each other by far more than that (the gain is paired).
+    improving = folds_of({0.5: [20.0, 25.0, 30.0], 1.0: [19.0, 24.1, 28.9]}, {1.0: [15.0, 20.0, 25.0]})
+    assert diagnose(improving, "rmse").verdict == "more_data_helps"
+    # The same mean gain but from one fold only, the others worse: within the noise.
+    noisy = folds_of({0.5: [20.0, 25.0, 30.0], 1.0: [16.0, 25.5, 30.5]}, {1.0: [15.0, 20.0, 25.0]})
+    assert diagnose(noisy, "rmse").verdict == "overfitting"
+    flat_close = folds_of({0.5: [20.0, 25.0, 30.0], 1.0: [20.0, 25.01, 29.99]}, {1.0: [19.8, 24.8, 29.8]})
+    assert diagnose(flat_close, "rmse").verdict == "plateau"
+    # AUC: higher is better; a gain is a rise.
+    auc = folds_of({0.5: [0.80, 0.82, 0.84], 1.0: [0.83, 0.85, 0.86]}, {1.0: [0.95, 0.96, 0.97]})
+    reading = diagnose(auc, "roc_auc")
+    assert reading.verdict == "more_data_helps" and reading.valid_gain_last_doubling == pytest.approx(
+        0.0267, 1e-2
+    )
+    flat_auc = folds_of({0.5: [0.80, 0.82, 0.84], 1.0: [0.80, 0.82, 0.84]}, {1.0: [0.99, 0.99, 0.99]})
+    assert diagnose(flat_auc, "roc_auc").verdict == "overfitting"
+    assert diagnose(improving[improving.fold == 0], "rmse").verdict == "too_few_folds"
+
+    # Real curves: a smooth signal a tree keeps learning, and a linear fit to pure noise.
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-3, 3, size=(3000, 2))
+    y = np.sin(X[:, 0]) * 10 + X[:, 1] ** 2 + rng.normal(scale=0.5, size=3000)
+    folds = [
+        (np.flatnonzero(np.arange(3000) % 3 != k), np.flatnonzero(np.arange(3000) % 3 == k)) for k in range(3)
+    ]
+    curve, per_fold = learning_curve(
+        lambda: DecisionTreeRegressor(min_samples_leaf=5, random_state=0),
+        X,
+        y,
+        folds,
+        "rmse",
+        "regression",
+        None,
+        0,
+    )
+    assert len(per_fold) == 2 * 3 * curve.train_fraction.nunique()
+    assert diagnose(per_fold, "rmse").verdict == "more_data_helps"
+    noise = rng.normal(size=3000)
+    _, per_fold = learning_curve(Ridge, X, noise, folds, "rmse", "regression", None, 0)
+    assert diagnose(per_fold, "rmse").verdict == "plateau"
+
+
 def test_fairness_gaps_and_limits() -> None:
     from ml.fairness import FairnessSpec, fairness_rows
 
