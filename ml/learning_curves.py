@@ -40,7 +40,7 @@ VERDICTS = {
     "plateau": "training and validation scores are close and flat: more rows will not help; "
     "only more informative features or a more flexible model can (or the data's noise floor "
     "is reached)",
-    "too_few_folds": "one fold only: no noise estimate for a reading",
+    "too_few_folds": "fewer than two folds scored at both sizes: no noise estimate for a reading",
 }
 
 
@@ -72,8 +72,15 @@ def diagnose(fold_scores: pd.DataFrame, metric: str, low: float = 0.5, high: flo
     overfitting when the relative gap at `high` exceeds LARGE_GAP, plateau when it does not.
     """
     sign = -1.0 if lower_is_better(metric) else 1.0
-    wide = fold_scores.pivot_table(index="fold", columns=["split", "train_fraction"], values="value")
-    folds = wide.dropna(subset=[("valid", low), ("valid", high), ("train", high)])
+    needed = [("valid", low), ("valid", high), ("train", high)]
+    wide = (
+        fold_scores.pivot_table(index="fold", columns=["split", "train_fraction"], values="value")
+        if len(fold_scores)
+        else pd.DataFrame()
+    )
+    if not all(column in wide.columns for column in needed):  # a size no fold could fit
+        return Diagnosis("too_few_folds", float("nan"), None, float("nan"), 0)
+    folds = wide.dropna(subset=needed)
     gains = sign * (folds[("valid", high)] - folds[("valid", low)])
     gaps = sign * (folds[("train", high)] - folds[("valid", high)])
     valid = float(folds[("valid", high)].mean())

@@ -62,10 +62,12 @@ def _learning_curve_reading(path: Path, run_id: str) -> str | None:
     if not len(verdict) or verdict.iloc[0] not in VERDICTS:
         return None
     gain = run.learning_curve_valid_gain.iloc[0]
-    return (
-        f"Reading: **{verdict.iloc[0]}**: {VERDICTS[verdict.iloc[0]]} (validation gain of the "
-        f"last doubling of the training rows: {gain:+.4f})."
+    measured = (
+        f" (validation gain of the last doubling of the training rows: {gain:+.4f})"
+        if pd.notna(gain) and abs(gain) != float("inf")
+        else ""
     )
+    return f"Reading: **{verdict.iloc[0]}**: {VERDICTS[verdict.iloc[0]]}{measured}."
 
 
 def render(path: Path, model_name: str, version: int, artifacts: Path | None = None) -> tuple[str, Path]:

@@ -574,7 +574,8 @@ def train_task(
                     for r in metrics.itertuples()
                 }
                 flat["predict_ms_per_1000_rows"] = predict_ms
-                flat["learning_curve_valid_gain_last_doubling"] = reading.valid_gain_last_doubling
+                if np.isfinite(reading.valid_gain_last_doubling):
+                    flat["learning_curve_valid_gain_last_doubling"] = reading.valid_gain_last_doubling
                 params = {
                     "estimator": winner.name,
                     "seed": seed,

@@ -417,6 +417,8 @@ def test_learning_curve_reading_follows_the_folds_paired_gains() -> None:
     flat_auc = folds_of({0.5: [0.80, 0.82, 0.84], 1.0: [0.80, 0.82, 0.84]}, {1.0: [0.99, 0.99, 0.99]})
     assert diagnose(flat_auc, "roc_auc").verdict == "overfitting"
     assert diagnose(improving[improving.fold == 0], "rmse").verdict == "too_few_folds"
+    assert diagnose(improving[improving.train_fraction != 0.5], "rmse").verdict == "too_few_folds"
+    assert diagnose(improving.iloc[:0], "rmse").verdict == "too_few_folds"
 
     # Real curves: a smooth signal a tree keeps learning, and a linear fit to pure noise.
     rng = np.random.default_rng(3)
