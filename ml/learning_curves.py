@@ -36,7 +36,7 @@ MIN_RELATIVE_GAIN = 0.002
 VERDICTS = {
     "more_data_helps": "the validation score still improves with more training rows: more data would help",
     "overfitting": "validation has levelled off well below the training score: the model fits "
-    "its training rows much better than new ones (more regularisation, or fewer features)",
+    "its training rows much better than new ones (more regularisation or fewer features may help)",
     "plateau": "training and validation scores are close and flat: more rows will not help; "
     "only more informative features or a more flexible model can (or the data's noise floor "
     "is reached)",

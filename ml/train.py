@@ -575,7 +575,7 @@ def train_task(
                 }
                 flat["predict_ms_per_1000_rows"] = predict_ms
                 if np.isfinite(reading.valid_gain_last_doubling):
-                    flat["learning_curve_valid_gain_last_doubling"] = reading.valid_gain_last_doubling
+                    flat["learning_curve_valid_gain"] = reading.valid_gain_last_doubling
                 params = {
                     "estimator": winner.name,
                     "seed": seed,
