@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ml.config import default_config_path
+from ml.learning_curves import VERDICTS
 from tests.python.conftest import Warehouse, ml_row_counts
 
 pytestmark = pytest.mark.integration
@@ -132,9 +133,15 @@ def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
         True,
     ]
     board = query(
-        wh, "select version, is_champion, registration_decision from marts.model_leaderboard order by version"
+        wh,
+        "select version, is_champion, registration_decision, learning_curve_verdict "
+        "from marts.model_leaderboard order by version",
     )
-    assert board.values.tolist() == [[1, False, "first_version"], [2, True, "promoted"]]
+    assert board[["version", "is_champion", "registration_decision"]].values.tolist() == [
+        [1, False, "first_version"],
+        [2, True, "promoted"],
+    ]
+    assert board.learning_curve_verdict.isin(list(VERDICTS)).all()
 
 
 def test_tampered_champion_artifact_stops_scoring_and_writes_nothing(trained, tmp_path: Path) -> None:

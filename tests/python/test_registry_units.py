@@ -154,6 +154,20 @@ def test_booster_contributions_add_up_to_the_prediction(name: str) -> None:
     assert gain is not None and int(np.argmax(gain)) == 0
 
 
+def test_the_leaderboard_accepts_exactly_the_learning_curve_readings() -> None:
+    import yaml
+
+    from ml.learning_curves import VERDICTS
+
+    spec = yaml.safe_load(
+        (SCHEMA_MACRO.parents[1] / "models/marts/monitoring/_monitoring__models.yml").read_text()
+    )
+    board = next(m for m in spec["models"] if m["name"] == "model_leaderboard")
+    column = next(c for c in board["columns"] if c["name"] == "learning_curve_verdict")
+    accepted = column["data_tests"][0]["accepted_values"]["arguments"]["values"]
+    assert sorted(accepted) == sorted(VERDICTS)
+
+
 def test_schema_macro_is_generated_from_ml_tables() -> None:
     assert SCHEMA_MACRO.read_text() == schema_macro(), "run `python -m ml.warehouse schema`"
 

@@ -88,6 +88,7 @@ leaderboard as (
         headline.test_value,
         headline.n_test_rows,
         runs.predict_ms_per_1000_rows,
+        runs.learning_curve_verdict,
         registered.decision as registration_decision,
         registered.reason as registration_reason,
         coalesce(aliases.aliases, '') as aliases,
