@@ -82,10 +82,13 @@ def save_artifact(
     model: Any,
     metadata: dict[str, Any],
     figures: list[Path] | None = None,
+    example: pd.DataFrame | None = None,
 ) -> SavedArtifact:
     """Write ``<root>/<task>/<run_id>/`` atomically and return its manifest and checksum.
 
     ``figures`` (PNG files) are copied under ``figures/`` for the model card and MLflow.
+    With ``example`` (a few input rows) the folder is also an MLflow model: an ``MLmodel``
+    file with the pyfunc flavor and the signature (:mod:`ml.mlflow_model`).
     """
     candidate = get_candidate(estimator)
     final = root / task / run_id
@@ -107,6 +110,11 @@ def save_artifact(
             "files": {name: sha256_file(tmp / name) for name in (model_file, PIPELINE_FILE)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        if example is not None:
+            from ml.mlflow_model import write_mlmodel
+
+            loaded = LoadedModel(json.loads((tmp / MANIFEST).read_text()), pipeline, model)
+            write_mlmodel(tmp, loaded, sha256_file(tmp / MANIFEST), example)
         if figures:
             (tmp / "figures").mkdir()
             for figure in figures:
@@ -191,9 +199,12 @@ class LoadedModel:
         return low, high
 
 
-def load_artifact(manifest_path: str | Path, expected_sha256: str) -> LoadedModel:
-    """Verify the manifest against the registry checksum and every file against the
-    manifest, then load; any mismatch raises :class:`ArtifactError` naming the file."""
+def load_artifact(
+    manifest_path: str | Path, expected_sha256: str, expected_from: str = "registry"
+) -> LoadedModel:
+    """Verify the manifest against the registry checksum (or the one ``expected_from``
+    names) and every file against the manifest, then load; any mismatch raises
+    :class:`ArtifactError` naming the file."""
     manifest_path = Path(manifest_path)
     if not manifest_path.is_file():
         raise ArtifactError(f"artifact {manifest_path} is missing")
@@ -201,7 +212,7 @@ def load_artifact(manifest_path: str | Path, expected_sha256: str) -> LoadedMode
     if actual != expected_sha256:
         raise ArtifactError(
             f"artifact {manifest_path} has sha256 {actual}, "
-            f"registry expects {expected_sha256}: refusing to load"
+            f"{expected_from} expects {expected_sha256}: refusing to load"
         )
     manifest = json.loads(manifest_path.read_text())
     folder = manifest_path.parent

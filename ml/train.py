@@ -553,6 +553,7 @@ def train_task(
             model,
             manifest_meta,
             figures=sorted(figures.glob("*.png")),
+            example=frame[config.input_columns()].head(5),
         )
         shutil.rmtree(figures, ignore_errors=True)
         failpoint("train:after_artifact")

@@ -199,7 +199,42 @@ def test_mlflow_run_has_params_metrics_and_model(trained) -> None:
     assert run.data.params["estimator"] == "xgboost"
     assert run.data.metrics["test_rmse"] > 0
     assert "test_rmse_platform_google" in run.data.metrics
-    assert {a.path for a in client.list_artifacts(mlflow_run_id, "model")} >= {"model/manifest.json"}
+    assert {a.path for a in client.list_artifacts(mlflow_run_id, "model")} >= {
+        "model/manifest.json",
+        "model/MLmodel",
+        "model/requirements.txt",
+    }
+
+
+@pytest.mark.parametrize(
+    ("task", "table"), [("ad_score", "ad_score_features"), ("account_health", "account_health_features")]
+)
+def test_logged_model_loads_with_mlflow_pyfunc(trained, task: str, table: str) -> None:
+    """The run's model folder is an MLflow model: pyfunc loads it (through the adscore
+    loader, checksums verified) and it predicts what the registered artifact predicts, on the
+    scoring mart's rows as they come from the warehouse (ids and extra columns included)."""
+    import mlflow
+
+    wh, _ = trained
+    version = query(
+        wh,
+        "select r.mlflow_run_id, v.artifact_path, v.artifact_sha256 from ml.model_versions v "
+        "join ml.runs r using (run_id) where v.model_name = ? order by v.version limit 1",
+        [task],
+    ).iloc[0]
+    rows = query(wh, f"select * from marts.{table} order by all limit 300")
+    mlflow.set_tracking_uri(wh.env["MLFLOW_TRACKING_URI"])
+    out = mlflow.pyfunc.load_model(f"runs:/{version.mlflow_run_id}/model").predict(rows)
+    artifact = load_artifact(wh.artifacts / version.artifact_path, version.artifact_sha256)
+    raw = artifact.predict(rows)
+    assert len(out) == len(rows) > 0
+    if task == "ad_score":
+        np.testing.assert_allclose(out.score, raw)
+        assert (out.score_lower <= out.score).all() and (out.score <= out.score_upper).all()
+    else:
+        np.testing.assert_allclose(out.probability, artifact.calibrated(raw))
+        threshold = artifact.manifest["decision_threshold"]
+        assert (out.is_at_risk == (out.probability >= threshold)).all()
 
 
 def test_same_data_and_seed_give_the_same_test_rmse(trained, tmp_path: Path) -> None:

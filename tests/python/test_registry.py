@@ -93,6 +93,18 @@ def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
     client = mlflow.MlflowClient(tracking_uri=wh.env["MLFLOW_TRACKING_URI"])
     champion = client.get_model_version_by_alias("ad_score", "champion")
     assert champion.tags["adscore.version"] == "2"
+    # ... and the alias serves: MLflow loads the champion as a pyfunc model (v2's artifact).
+    mlflow.set_tracking_uri(wh.env["MLFLOW_TRACKING_URI"])
+    served = mlflow.pyfunc.load_model("models:/ad_score@champion")
+    assert (
+        served.metadata.metadata["adscore_run_id"]
+        == query(
+            wh, "select run_id from ml.model_versions where model_name = 'ad_score' and version = 2"
+        ).run_id[0]
+    )
+    rows = query(wh, "select * from marts.ad_score_features order by ad_id limit 50")
+    scores = served.predict(rows)
+    assert len(scores) == len(rows) and scores.score.between(0, 100).all()
 
     # The gate refuses the worse version; --force moves the alias and records who and why.
     refused = wh.ml("registry", "promote", "--task", "ad_score", "--version", "1")

@@ -274,6 +274,72 @@ def test_loading_an_artifact_never_unpickles(
     assert np.isfinite(loaded.predict(f)).all()
 
 
+@pytest.mark.parametrize("problem", ["regression", "classification"])
+def test_an_artifact_folder_is_an_mlflow_model(
+    problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mlflow.pyfunc.load_model`` loads the folder through ml.mlflow_model (no pickle) and
+    predicts what ml.score computes; a tampered file or checksum refuses to load."""
+    import mlflow.pyfunc
+
+    from ml.errors import ArtifactError
+    from ml.mlflow_model import MLMODEL
+
+    config = load_config(CONFIG)
+    f = frame(60)
+    pipeline = build_feature_pipeline(config).fit(f)
+    y = f.ad_score if problem == "regression" else (f.ad_score > 50).astype(int)
+    model = get_candidate("xgboost").make(problem, {"n_estimators": 5}, 0, 1)
+    model.fit(pipeline.transform(f), y)
+    meta = {
+        "problem_type": problem,
+        "model_name": "ad_score",
+        "input_columns": config.input_columns(),
+        "prediction_range": [0, 100] if problem == "regression" else None,
+        "interval_half_widths": {"0.80": 10.0, "0.90": 15.0},
+        "decision_threshold": 0.4,
+        "calibrator": None,
+    }
+    saved = save_artifact(tmp_path, "ad_score", "run1", "xgboost", pipeline, model, meta, example=f.head(5))
+    folder = saved.manifest_path.parent
+    expected = load_artifact(saved.manifest_path, saved.sha256)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pickle was used to load an artifact")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    loaded = mlflow.pyfunc.load_model(str(folder))
+    rows = frame(20, seed=1)
+    out = loaded.predict(rows)
+    raw = expected.predict(rows)
+    if problem == "regression":
+        assert list(out.columns) == ["score", "score_lower", "score_upper"]
+        np.testing.assert_allclose(out.score, raw)
+        np.testing.assert_allclose(out.score_upper, np.clip(raw + 15.0, 0, 100))
+    else:
+        assert list(out.columns) == ["probability", "is_at_risk"]
+        np.testing.assert_allclose(out.probability, raw)
+        assert (out.is_at_risk == (raw >= 0.4)).all()
+    schema = {c.name: str(c.type) for c in loaded.metadata.get_input_schema().inputs}
+    assert set(schema) == set(config.input_columns()) and "string" in schema["ad_text"]
+    # Integers where training saw floats pass (the numbers are typed `any`), a missing column names itself.
+    assert len(loaded.predict(rows.assign(age_min=rows.age_min.round().astype("int64")))) == 20
+    with pytest.raises(Exception, match="age_max"):
+        loaded.predict(rows.drop(columns=["age_max"]))
+
+    mlmodel = folder / MLMODEL
+    mlmodel.write_text(mlmodel.read_text().replace(saved.sha256, "f" * 64))
+    with pytest.raises(ArtifactError, match=r"MLmodel expects f{64}: refusing to load"):
+        mlflow.pyfunc.load_model(str(folder))
+    mlmodel.write_text(mlmodel.read_text().replace("f" * 64, saved.sha256))
+    assert len(mlflow.pyfunc.load_model(str(folder)).predict(rows)) == 20
+    booster = folder / "model.ubj"
+    booster.write_bytes(booster.read_bytes()[:-8])
+    with pytest.raises(ArtifactError, match="does not match its manifest checksum"):
+        mlflow.pyfunc.load_model(str(folder))
+
+
 def test_every_ml_table_is_a_dbt_source() -> None:
     import yaml
 
