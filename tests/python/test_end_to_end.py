@@ -237,6 +237,58 @@ def test_logged_model_loads_with_mlflow_pyfunc(trained, task: str, table: str) -
         assert (out.is_at_risk == (out.probability >= threshold)).all()
 
 
+def test_mlflow_models_serve_scores_the_logged_model(trained) -> None:
+    """README's serving command: `mlflow models serve` on 127.0.0.1 answers /invocations with
+    the same scores as the artifact (the REST protocol's dataframe_split input)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    wh, _ = trained
+    version = query(
+        wh,
+        "select r.mlflow_run_id, v.artifact_path, v.artifact_sha256 from ml.model_versions v "
+        "join ml.runs r using (run_id) where v.model_name = 'ad_score' order by v.version limit 1",
+    ).iloc[0]
+    rows = query(wh, "select * exclude (launch_date) from marts.ad_score_features order by ad_id limit 20")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            *("models", "serve", "-m", f"runs:/{version.mlflow_run_id}/model", "--env-manager", "local"),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
+        env=wh.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", body.encode(), {"Content-Type": "application/json"}
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    answer = json.loads(response.read())
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(30)
+    served = pd.DataFrame(answer["predictions"])
+    expected = load_artifact(wh.artifacts / version.artifact_path, version.artifact_sha256).predict(rows)
+    np.testing.assert_allclose(served.score, expected, rtol=1e-6)
+    assert (served.score_lower <= served.score).all() and len(served) == 20
+
+
 def test_same_data_and_seed_give_the_same_test_rmse(trained, tmp_path: Path) -> None:
     wh, _ = trained
     again = wh.with_raw(tmp_path / "again", wh.raw)
