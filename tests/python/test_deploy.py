@@ -65,3 +65,36 @@ def test_cronjob_runs_the_same_command_on_the_persistent_volume() -> None:
         assert env[name].startswith(mount["mountPath"] + "/")
         assert f"{name}={env[name]}" in re.sub(r"\s+", " ", DOCKERFILE)
     assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"]
+
+
+def test_ci_workflow_runs_the_readme_commands_on_the_image_python() -> None:
+    """The GitHub Actions workflow: lint, then `.ci/run` (= make test) within CI's 90 minutes,
+    on the Python the image and pyproject pin; the image job smoke-tests commands that exist."""
+    import subprocess
+    import sys
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    jobs = workflow["jobs"]
+    steps = {name: [s.get("run", "") for s in job["steps"]] for name, job in jobs.items()}
+    assert "make lint" in steps["lint"] and "./.ci/run" in steps["test"]
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert jobs["test"]["timeout-minutes"] <= 90
+    base_version = instructions("FROM")[0].split(":")[1].split("-")[0]
+    for name in ("lint", "test"):
+        (python,) = [
+            s["with"]["python-version"] for s in jobs[name]["steps"] if "setup-python" in s.get("uses", "")
+        ]
+        assert python == base_version
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^lint:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert workflow["permissions"] == {"contents": "read"}
+    image = " ".join(steps["image"])
+    assert "docker build" in image and "ml.pipeline --dry-run" in image
+    plan = subprocess.run(
+        [sys.executable, "-m", "ml.pipeline", "--dry-run"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert plan.returncode == 0 and "dbt_build" in plan.stdout + plan.stderr
