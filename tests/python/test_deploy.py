@@ -88,6 +88,8 @@ def test_ci_workflow_runs_the_readme_commands_on_the_image_python() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^lint:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert workflow["permissions"] == {"contents": "read"}
+    assert "+cpu" in (REPO / "requirements.lock").read_text()  # found only on PyTorch's CPU index:
+    assert f"--extra-index-url {workflow['env']['PIP_EXTRA_INDEX_URL']}" in re.sub(r"\s+", " ", DOCKERFILE)
     image = " ".join(steps["image"])
     assert "docker build" in image and "ml.pipeline --dry-run" in image
     plan = subprocess.run(
