@@ -16,10 +16,15 @@
     runs no hooks and is not recorded.)
 -#}
 
+{% macro command_writes_tables() %}
+    {#- Whether this invocation's command writes tables (a retry carries the retried command). -#}
+    {{- return(execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot')) -}}
+{% endmacro %}
+
 {% macro build_writes_curated_tables() %}
     {#- The number of selected models, seeds and snapshots outside marts.monitoring, for a command that writes tables. -#}
     {%- set writes = [] -%}
-    {%- if execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot') -%}
+    {%- if adscore.command_writes_tables() -%}
         {%- for unique_id in selected_resources -%}
             {%- set node = graph.nodes.get(unique_id) -%}
             {%- if node and node.resource_type in ('model', 'seed', 'snapshot') and 'monitoring' not in node.fqn -%}
@@ -36,7 +41,7 @@
         the retried command's flags and an empty selection (an invocation that selects
         nothing runs no hooks at all).
     -#}
-    {{- return(execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot') and selected_resources | length == 0) -}}
+    {{- return(adscore.command_writes_tables() and selected_resources | length == 0) -}}
 {% endmacro %}
 
 {% macro record_build_start() %}
