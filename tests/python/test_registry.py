@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,7 @@ import yaml
 
 from ml.config import default_config_path
 from ml.learning_curves import VERDICTS
-from tests.python.conftest import Warehouse, ml_row_counts
+from tests.python.conftest import REPO, Warehouse, ml_row_counts
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +220,16 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     assert {"ad_score_model", "account_health_model"} <= set(exposures)
     assert exposures["ad_score_model"]["type"] == "ml"
+
+    # Every SQL example in README runs against this warehouse (tables and columns as documented).
+    examples = re.findall(r"```sql\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    statements = [q.strip() for block in examples for q in block.split(";") if q.strip()]
+    assert len(statements) >= 6
+    with duckdb.connect(str(copy.duckdb), read_only=True) as con:
+        for sql in statements:
+            try:
+                con.execute(sql).fetchall()
+            except duckdb.Error as error:
+                raise AssertionError(f"README example fails: {error}\n{sql}") from error
+        rmse = con.execute(statements[0]).fetchall()
+    assert {row[2] for row in rmse} >= {"overall", "platform=google"}
