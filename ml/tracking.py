@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 DEFAULT_DIR = Path("mlflow")
 
 
@@ -53,3 +55,27 @@ def log_file(mlflow_run_id: str, path: Path, artifact_path: str) -> None:
     import mlflow
 
     mlflow.MlflowClient(tracking_uri=tracking_uri()).log_artifact(mlflow_run_id, str(path), artifact_path)
+
+
+def log_datasets(
+    warehouse: Path, table: str, data_hash: str, target: str, splits: dict[str, pd.DataFrame]
+) -> None:
+    """Record the run's inputs (MLflow dataset lineage): the warehouse file as the source, one
+    dataset per split named ``<table>:<split>`` (MLflow keeps one input per name and digest)
+    with its row count and schema, logged as context ``training`` (``train``) or
+    ``evaluation``; the digest is the training snapshot's hash (``ml.runs.data_hash``, cut to
+    MLflow's 36 characters)."""
+    import warnings
+
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.pandas_dataset import from_pandas
+
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are the local file
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(Path(warehouse).resolve().as_uri())
+    for split, frame in splits.items():
+        dataset = from_pandas(
+            frame, source=source, name=f"{table}:{split}", digest=data_hash[:36], targets=target
+        )
+        mlflow.log_input(dataset, context="training" if split == "train" else "evaluation")

@@ -587,6 +587,9 @@ def train_task(
                     **{f"param_{k}": v for k, v in tuned.best_params.items()},
                 }
                 tracking.log_run(params, flat, artifact.manifest_path.parent)
+                tracking.log_datasets(
+                    warehouse, spec.table, snapshot_hash, spec.target, {"train": train, "test": test}
+                )
 
         finished_at = _now()
         run_row = {

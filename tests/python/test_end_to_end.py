@@ -192,9 +192,23 @@ def test_mlflow_run_has_params_metrics_and_model(trained) -> None:
     import mlflow
 
     wh, _ = trained
-    mlflow_run_id = query(wh, "select mlflow_run_id from ml.runs where task = 'ad_score'").mlflow_run_id[0]
+    recorded = query(
+        wh, "select mlflow_run_id, data_hash, n_train_rows, n_test_rows from ml.runs where task = 'ad_score'"
+    )
+    mlflow_run_id = recorded.mlflow_run_id[0]
     client = mlflow.MlflowClient(tracking_uri=wh.env["MLFLOW_TRACKING_URI"])
     run = client.get_run(mlflow_run_id)
+    # Dataset lineage: the warehouse file, one input per split, the snapshot hash as digest.
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"marts.ad_score_training:train", "marts.ad_score_training:test"}
+    for split, context, n in (
+        ("train", "training", recorded.n_train_rows[0]),
+        ("test", "evaluation", recorded.n_test_rows[0]),
+    ):
+        dataset = inputs[f"marts.ad_score_training:{split}"].dataset
+        assert {t.key: t.value for t in inputs[dataset.name].tags}["mlflow.data.context"] == context
+        assert dataset.digest == recorded.data_hash[0][:36] and json.loads(dataset.profile)["num_rows"] == n
+        assert json.loads(dataset.source)["uri"] == wh.duckdb.resolve().as_uri()
     assert run.info.status == "FINISHED"
     assert run.data.params["estimator"] == "xgboost"
     assert run.data.metrics["test_rmse"] > 0
