@@ -121,10 +121,14 @@ def write_mlmodel(folder: Path, loaded: Any, manifest_sha256: str, example: pd.D
         },
     )
     mlflow.pyfunc.add_to_model(model, loader_module=LOADER_MODULE)
-    model.save(str(folder / MLMODEL))
     pins = [f"{name}=={versions[name]}" for name in RUNTIME_LIBRARIES if name in versions]
-    (folder / REQUIREMENTS).write_text(
+    requirements = folder / f".{REQUIREMENTS}.tmp"
+    requirements.write_text(
         "# The libraries this model ran with; loading also needs the adscore package (ml/).\n"
         + "\n".join(pins)
         + "\n"
     )
+    requirements.replace(folder / REQUIREMENTS)
+    staged = folder / f".{MLMODEL}.tmp"
+    model.save(str(staged))
+    staged.replace(folder / MLMODEL)  # last: a folder with MLmodel is complete

@@ -413,6 +413,39 @@ def _sync_mlflow(path: Path, model_name: str) -> None:
             client.set_registered_model_alias(model_name, alias, mlflow_version)
 
 
+def backfill_mlmodels(path: Path, model_name: str, artifacts: Path | None = None) -> list[str]:
+    """Make versions trained before artifacts carried an ``MLmodel`` loadable by MLflow: for
+    each version tracked in MLflow whose folder lacks one, verify the artifact, write
+    ``MLmodel`` and ``requirements.txt`` beside it (the signature's example: five rows of its
+    training table) and add both to its MLflow run.  The checksummed files are untouched."""
+    from ml import tracking
+    from ml.mlflow_model import MLMODEL, REQUIREMENTS, write_mlmodel
+    from ml.warehouse import quote_identifier
+
+    done: list[str] = []
+    versions = read_query(
+        path,
+        "select v.version, v.artifact_path, v.artifact_sha256, r.mlflow_run_id "
+        "from ml.model_versions v join ml.runs r using (run_id) where v.model_name = ? order by v.version",
+        [model_name],
+    )
+    for row in versions.itertuples():
+        folder = resolve_artifact(row.artifact_path, artifacts).parent
+        if not row.mlflow_run_id or (folder / MLMODEL).is_file():
+            continue
+        loaded = load_version(pd.Series(row._asdict()), artifacts)
+        table = (loaded.manifest.get("snapshot") or {}).get("table")
+        if not table:
+            raise ArtifactError(f"{model_name} v{row.version}: its manifest names no training table")
+        columns = ", ".join(quote_identifier(c) for c in loaded.manifest["input_columns"])
+        example = read_query(path, f"select {columns} from {quote_identifier(table)} limit 5")
+        write_mlmodel(folder, loaded, row.artifact_sha256, example)
+        for name in (MLMODEL, REQUIREMENTS):
+            tracking.log_file(row.mlflow_run_id, folder / name, "model")
+        done.append(f"{model_name} v{row.version}: added {MLMODEL} (loads with mlflow.pyfunc)")
+    return done
+
+
 # --- CLI ----------------------------------------------------------------------------------
 
 
@@ -605,7 +638,10 @@ def main(argv: list[str] | None = None) -> int:
     p_rollback.add_argument("--task", required=True)
     p_rollback.add_argument("--reason", required=True)
     sub.add_parser("check", help="verify every artifact, alias and run against the registry")
-    p_sync = sub.add_parser("sync", help="mirror versions and aliases into MLflow's model registry")
+    p_sync = sub.add_parser(
+        "sync",
+        help="mirror versions and aliases into MLflow's model registry (older versions get an MLmodel)",
+    )
     p_sync.add_argument("--task")
     args = parser.parse_args(argv)
     setup_logging()
@@ -672,6 +708,8 @@ def _write_command(args: argparse.Namespace, path: Path) -> int:
         print(f"ml.registry: {row['model_name']}: champion is v{row['version']} again ({row['reason']})")
         return 0
     for task in [args.task] if args.task else sorted(list_versions(path, None).model_name.unique()):
+        for line in backfill_mlmodels(path, task, args.artifacts):
+            print(f"ml.registry: {line}")
         _sync_mlflow(path, task)
         print(f"ml.registry: mirrored {task} into MLflow")
     return 0

@@ -107,6 +107,35 @@ def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
     scores = served.predict(rows)
     assert len(scores) == len(rows) and scores.score.between(0, 100).all()
 
+    # A version from before artifacts carried an MLmodel (removed here, locally and from its
+    # MLflow run): `ml.registry sync` adds it back in both places, checksummed files untouched.
+    from urllib.parse import urlparse
+
+    v1 = query(
+        wh,
+        "select v.artifact_path, v.artifact_sha256, r.mlflow_run_id from ml.model_versions v "
+        "join ml.runs r using (run_id) where v.model_name = 'ad_score' and v.version = 1",
+    ).iloc[0]
+    local = (wh.artifacts / v1.artifact_path).parent
+    logged = Path(urlparse(client.get_run(v1.mlflow_run_id).info.artifact_uri).path) / "model"
+    for folder in (local, logged):
+        for name in ("MLmodel", "requirements.txt"):
+            (folder / name).unlink()
+    mv1 = next(
+        mv.version
+        for mv in client.search_model_versions("name = 'ad_score'")
+        if mv.tags["adscore.version"] == "1"
+    )
+    with pytest.raises(Exception, match="MLmodel"):
+        mlflow.pyfunc.load_model(f"models:/ad_score/{mv1}")
+    synced = wh.ml("registry", "sync", "--task", "ad_score")
+    assert synced.returncode == 0, synced.stderr[-3000:]
+    assert "ad_score v1: added MLmodel" in synced.stdout and "ad_score v2" not in synced.stdout
+    assert (local / "MLmodel").is_file() and (logged / "requirements.txt").is_file()
+    assert len(mlflow.pyfunc.load_model(f"models:/ad_score/{mv1}").predict(rows)) == len(rows)
+    assert wh.ml("registry", "check").returncode == 0
+    assert "added" not in wh.ml("registry", "sync").stdout  # nothing left to add
+
     # The gate refuses the worse version; --force moves the alias and records who and why.
     refused = wh.ml("registry", "promote", "--task", "ad_score", "--version", "1")
     assert refused.returncode == 2 and "rejected" in refused.stdout
