@@ -100,8 +100,9 @@ def input_schema(example: pd.DataFrame) -> Any:
 
 
 def write_mlmodel(folder: Path, loaded: Any, manifest_sha256: str, example: pd.DataFrame) -> None:
-    """Write ``MLmodel`` (pyfunc flavor, signature, input example) and ``requirements.txt``
-    into ``folder``; ``loaded`` is the in-memory model, ``example`` a few input rows."""
+    """Write ``MLmodel`` (pyfunc flavor, signature, the manifest's checksum) and
+    ``requirements.txt`` into ``folder``; ``loaded`` is the in-memory model, ``example`` a
+    few input rows (their dtypes type the inputs; their predictions, the outputs)."""
     import mlflow.pyfunc
     from mlflow.models import Model, ModelSignature, infer_signature
 

@@ -413,16 +413,21 @@ def _sync_mlflow(path: Path, model_name: str) -> None:
             client.set_registered_model_alias(model_name, alias, mlflow_version)
 
 
-def backfill_mlmodels(path: Path, model_name: str, artifacts: Path | None = None) -> list[str]:
+def backfill_mlmodels(
+    path: Path, model_name: str, artifacts: Path | None = None
+) -> tuple[list[str], list[str]]:
     """Make versions trained before artifacts carried an ``MLmodel`` loadable by MLflow: for
     each version tracked in MLflow whose folder lacks one, verify the artifact, write
     ``MLmodel`` and ``requirements.txt`` beside it (the signature's example: five rows of its
-    training table) and add both to its MLflow run.  The checksummed files are untouched."""
+    training table) and add both to its MLflow run.  The checksummed files are untouched.
+    Returns what was done and the versions that could not be given one (missing or changed
+    artifact, table gone), each with its reason; those are skipped, not fatal."""
     from ml import tracking
     from ml.mlflow_model import MLMODEL, REQUIREMENTS, write_mlmodel
     from ml.warehouse import quote_identifier
 
     done: list[str] = []
+    problems: list[str] = []
     versions = read_query(
         path,
         "select v.version, v.artifact_path, v.artifact_sha256, r.mlflow_run_id "
@@ -433,17 +438,21 @@ def backfill_mlmodels(path: Path, model_name: str, artifacts: Path | None = None
         folder = resolve_artifact(row.artifact_path, artifacts).parent
         if not row.mlflow_run_id or (folder / MLMODEL).is_file():
             continue
-        loaded = load_version(pd.Series(row._asdict()), artifacts)
-        table = (loaded.manifest.get("snapshot") or {}).get("table")
-        if not table:
-            raise ArtifactError(f"{model_name} v{row.version}: its manifest names no training table")
-        columns = ", ".join(quote_identifier(c) for c in loaded.manifest["input_columns"])
-        example = read_query(path, f"select {columns} from {quote_identifier(table)} limit 5")
+        try:
+            loaded = load_version(pd.Series(row._asdict()), artifacts)
+            table = (loaded.manifest.get("snapshot") or {}).get("table")
+            if not table:
+                raise ArtifactError("its manifest names no training table")
+            columns = ", ".join(quote_identifier(c) for c in loaded.manifest["input_columns"])
+            example = read_query(path, f"select {columns} from {quote_identifier(table)} limit 5")
+        except AdscoreError as exc:
+            problems.append(f"{model_name} v{row.version}: cannot add {MLMODEL}: {exc}")
+            continue
         write_mlmodel(folder, loaded, row.artifact_sha256, example)
         for name in (MLMODEL, REQUIREMENTS):
             tracking.log_file(row.mlflow_run_id, folder / name, "model")
         done.append(f"{model_name} v{row.version}: added {MLMODEL} (loads with mlflow.pyfunc)")
-    return done
+    return done, problems
 
 
 # --- CLI ----------------------------------------------------------------------------------
@@ -707,12 +716,15 @@ def _write_command(args: argparse.Namespace, path: Path) -> int:
         row = rollback(path, args.task, args.reason, args.artifacts)
         print(f"ml.registry: {row['model_name']}: champion is v{row['version']} again ({row['reason']})")
         return 0
+    failed = []
     for task in [args.task] if args.task else sorted(list_versions(path, None).model_name.unique()):
-        for line in backfill_mlmodels(path, task, args.artifacts):
+        done, problems = backfill_mlmodels(path, task, args.artifacts)
+        for line in done + problems:
             print(f"ml.registry: {line}")
+        failed += problems
         _sync_mlflow(path, task)
         print(f"ml.registry: mirrored {task} into MLflow")
-    return 0
+    return 6 if failed else 0
 
 
 if __name__ == "__main__":

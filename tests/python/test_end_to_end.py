@@ -251,9 +251,10 @@ def test_logged_model_loads_with_mlflow_pyfunc(trained, task: str, table: str) -
         assert (out.is_at_risk == (out.probability >= threshold)).all()
 
 
-def test_mlflow_models_serve_scores_the_logged_model(trained) -> None:
+def test_mlflow_models_serve_scores_the_logged_model(trained, tmp_path: Path) -> None:
     """README's serving command: `mlflow models serve` on 127.0.0.1 answers /invocations with
     the same scores as the artifact (the REST protocol's dataframe_split input)."""
+    import os
     import socket
     import subprocess
     import sys
@@ -276,9 +277,10 @@ def test_mlflow_models_serve_scores_the_logged_model(trained) -> None:
             *("models", "serve", "-m", f"runs:/{version.mlflow_run_id}/model", "--env-manager", "local"),
             *("--host", "127.0.0.1", "--port", str(port)),
         ],
-        env=wh.env,
+        # MLflow starts `uvicorn` by name: the environment's bin on PATH, as after `. .venv/bin/activate`.
+        env={**wh.env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{wh.env.get('PATH', '')}"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "server.log").open("w"),
     )
     try:
         body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
@@ -292,7 +294,10 @@ def test_mlflow_models_serve_scores_the_logged_model(trained) -> None:
                     answer = json.loads(response.read())
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                log = (tmp_path / "server.log").read_text()[-3000:]
+                assert server.poll() is None and time.monotonic() < deadline, (
+                    f"the server did not start:\n{log}"
+                )
                 time.sleep(1)
     finally:
         server.terminate()

@@ -135,6 +135,15 @@ def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
     assert len(mlflow.pyfunc.load_model(f"models:/ad_score/{mv1}").predict(rows)) == len(rows)
     assert wh.ml("registry", "check").returncode == 0
     assert "added" not in wh.ml("registry", "sync").stdout  # nothing left to add
+    # A version whose artifact cannot be verified gets none: named, exit 6, the mirror still synced.
+    (local / "MLmodel").unlink()
+    (local / "model.ubj").rename(local / "model.ubj.moved")
+    broken = wh.ml("registry", "sync", "--task", "ad_score")
+    assert broken.returncode == 6 and "ad_score v1: cannot add MLmodel: artifact file" in broken.stdout
+    assert "mirrored ad_score into MLflow" in broken.stdout and not (local / "MLmodel").exists()
+    (local / "model.ubj.moved").rename(local / "model.ubj")
+    repaired = wh.ml("registry", "sync", "--task", "ad_score")
+    assert repaired.returncode == 0 and "ad_score v1: added MLmodel" in repaired.stdout
 
     # The gate refuses the worse version; --force moves the alias and records who and why.
     refused = wh.ml("registry", "promote", "--task", "ad_score", "--version", "1")
