@@ -99,21 +99,38 @@ def input_schema(example: pd.DataFrame) -> Any:
     return Schema(specs)
 
 
+def output_schema(problem_type: str) -> Any:
+    """The columns :meth:`AdscorePyfunc.predict` returns."""
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+    columns = (
+        [("double", "score"), ("double", "score_lower"), ("double", "score_upper")]
+        if problem_type == "regression"
+        else [("double", "probability"), ("boolean", "is_at_risk")]
+    )
+    specs: list[ColSpec | TensorSpec] = [ColSpec(kind, name) for kind, name in columns]
+    return Schema(specs)
+
+
 def write_mlmodel(folder: Path, loaded: Any, manifest_sha256: str, example: pd.DataFrame) -> None:
     """Write ``MLmodel`` (pyfunc flavor, signature, the manifest's checksum) and
     ``requirements.txt`` into ``folder``; ``loaded`` is the in-memory model, ``example`` a
     few input rows (their dtypes type the inputs; their predictions, the outputs)."""
     import mlflow.pyfunc
-    from mlflow.models import Model, ModelSignature, infer_signature
+    from mlflow.models import Model, ModelSignature
 
     manifest = loaded.manifest
     inputs = example[list(manifest["input_columns"])].head(5).reset_index(drop=True)
     outputs = AdscorePyfunc(loaded).predict(inputs)
     if not np.isfinite(outputs.iloc[:, 0].to_numpy(dtype=float)).all():
         raise ArtifactError(f"{manifest['model_name']}: non-finite predictions on the input example")
+    if list(outputs.columns) != [c.name for c in output_schema(manifest["problem_type"]).inputs]:
+        raise ArtifactError(
+            f"{manifest['model_name']}: predictions {list(outputs.columns)} do not match the schema"
+        )
     versions = manifest.get("library_versions", {})
     model = Model(
-        signature=ModelSignature(input_schema(inputs), infer_signature(inputs, outputs).outputs),
+        signature=ModelSignature(input_schema(inputs), output_schema(manifest["problem_type"])),
         metadata={
             SHA256_KEY: manifest_sha256,
             "adscore_task": manifest["task"],

@@ -75,7 +75,9 @@ def log_datasets(
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(Path(warehouse).resolve().as_uri())
     for split, frame in splits.items():
-        dataset = from_pandas(
-            frame, source=source, name=f"{table}:{split}", digest=data_hash[:36], targets=target
-        )
-        mlflow.log_input(dataset, context="training" if split == "train" else "evaluation")
+        with warnings.catch_warnings():  # the dataset schema's hint about integer columns and nulls
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = from_pandas(
+                frame, source=source, name=f"{table}:{split}", digest=data_hash[:36], targets=target
+            )
+            mlflow.log_input(dataset, context="training" if split == "train" else "evaluation")
