@@ -26,6 +26,7 @@ from ml.errors import ArtifactError
 from ml.models import get_candidate
 
 MANIFEST = "manifest.json"
+SERVED_INTERVAL_LEVEL = "0.90"  # the interval ml.score writes and the MLflow model returns
 PIPELINE_FILE = "feature_pipeline.skops"
 # Types of our own that a feature pipeline may contain; skops trusts scikit-learn's own.
 TRUSTED_TYPES = (

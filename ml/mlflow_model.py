@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.artifacts import MANIFEST, SERVED_INTERVAL_LEVEL, load_artifact
 from ml.errors import ArtifactError
 
 MLMODEL = "MLmodel"
 LOADER_MODULE = "ml.mlflow_model"
 SHA256_KEY = "adscore_manifest_sha256"
-INTERVAL_LEVEL = "0.90"
 REQUIREMENTS = "requirements.txt"
 # The libraries a loaded model runs on (pinned from the training run's versions).
 RUNTIME_LIBRARIES = (
@@ -65,7 +65,7 @@ class AdscorePyfunc:
             )
         raw = self.loaded.predict(frame.reset_index(drop=True))
         if self.manifest["problem_type"] == "regression":
-            low, high = self.loaded.interval(raw, INTERVAL_LEVEL)
+            low, high = self.loaded.interval(raw, SERVED_INTERVAL_LEVEL)
             return pd.DataFrame({"score": raw, "score_lower": low, "score_upper": high})
         p = self.loaded.calibrated(raw)
         return pd.DataFrame({"probability": p, "is_at_risk": p >= float(self.manifest["decision_threshold"])})
@@ -74,8 +74,6 @@ class AdscorePyfunc:
 def _load_pyfunc(path: str) -> AdscorePyfunc:
     """MLflow's entry point (``loader_module``): load and verify the folder at ``path``."""
     from mlflow.models import Model
-
-    from ml.artifacts import MANIFEST, load_artifact
 
     folder = Path(path)
     meta = Model.load(str(folder / MLMODEL)).metadata or {}
@@ -115,7 +113,7 @@ def output_schema(problem_type: str) -> Any:
 def write_mlmodel(folder: Path, loaded: Any, manifest_sha256: str, example: pd.DataFrame) -> None:
     """Write ``MLmodel`` (pyfunc flavor, signature, the manifest's checksum) and
     ``requirements.txt`` into ``folder``; ``loaded`` is the in-memory model, ``example`` a
-    few input rows (their dtypes type the inputs; their predictions, the outputs)."""
+    few input rows (their dtypes type the inputs; they are scored once as a check)."""
     import mlflow.pyfunc
     from mlflow.models import Model, ModelSignature
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml.artifacts import SERVED_INTERVAL_LEVEL
 from ml.config import TaskConfig, available_tasks, task_configs
 from ml.errors import AdscoreError, ConfigError, WarehouseError
 from ml.explain import drift_rows, top_contributions
@@ -49,7 +50,7 @@ from ml.warehouse import (
 )
 
 log = logging.getLogger("ml.score")
-INTERVAL_LEVEL = "0.90"
+INTERVAL_LEVEL = SERVED_INTERVAL_LEVEL
 DRIFT_SAMPLE = 200_000
 # Output table -> its id columns and explanation table (both declared in ML_TABLES).
 OUTPUTS = {
