@@ -186,7 +186,7 @@ create table if not exists ml.drift (
     feature varchar not null,
     psi double not null,
     threshold double not null,
-    is_drifted boolean not null,
+    is_drifted boolean,
     n_rows bigint not null,
     measured_at timestamp not null
 );
@@ -217,4 +217,5 @@ alter table ml.runs add column if not exists learning_curve_verdict varchar;
 alter table ml.runs add column if not exists learning_curve_valid_gain double;
 alter table ml.cv_results add column if not exists fit_seconds double;
 alter table ml.cv_results add column if not exists predict_seconds double;
+alter table ml.drift alter column is_drifted drop not null;
 {%- endmacro %}

@@ -97,6 +97,19 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[st
     }
 
 
+MISSING_GROUP = "<missing>"
+
+
+def group_labels(values: pd.Series) -> np.ndarray:
+    """A segment column as group names: str of each value, missing values as "<missing>".
+
+    pandas 3 keeps a missing value missing through ``astype(str)`` (NaN, not "nan"), and NaN
+    equals nothing, so such rows would fall out of every group; here they form their own.
+    """
+    labels = values.astype(object).where(values.notna(), MISSING_GROUP)
+    return labels.astype(str).to_numpy(dtype=object)
+
+
 def segment_metrics(
     problem_type: str,
     y_true: np.ndarray,

@@ -98,9 +98,16 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def drift_rows(
-    bins: dict[str, dict[str, list[float]]], X: np.ndarray, feature_names: list[str], threshold: float
+    bins: dict[str, dict[str, list[float]]],
+    X: np.ndarray,
+    feature_names: list[str],
+    threshold: float,
+    min_rows: int = 1,
 ) -> pd.DataFrame:
-    """PSI of each feature of ``X`` against the training bins; ``is_drifted`` above threshold."""
+    """PSI of each feature of ``X`` against the training bins; ``is_drifted`` above threshold,
+    or missing (not judged) when ``X`` has fewer than ``min_rows`` rows: a small sample's bin
+    shares are mostly noise (PSI ~ (bins - 1) / rows under no drift)."""
+    judged = len(X) >= min_rows
     rows = []
     for j, name in enumerate(feature_names):
         spec = bins.get(name)
@@ -113,11 +120,14 @@ def drift_rows(
                 "feature": name,
                 "psi": value,
                 "threshold": threshold,
-                "is_drifted": value > threshold,
+                "is_drifted": (value > threshold) if judged else None,
                 "n_rows": len(X),
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["is_drifted"] = out["is_drifted"].astype("boolean")
+    return out
 
 
 def top_contributions(

@@ -193,10 +193,22 @@ def score_task(
         if len(X) > DRIFT_SAMPLE:
             sample = X[np.sort(np.random.default_rng(0).choice(len(X), DRIFT_SAMPLE, replace=False))]
         drift = drift_rows(
-            manifest.get("feature_bins", {}), sample, manifest["feature_names"], sc.drift_threshold
+            manifest.get("feature_bins", {}),
+            sample,
+            manifest["feature_names"],
+            sc.drift_threshold,
+            sc.drift_min_rows,
         )
+        if len(drift) and len(sample) < sc.drift_min_rows:
+            log.info(
+                "%s: drift not judged: %d rows scored, fewer than scoring.drift_min_rows (%d); "
+                "PSI recorded in ml.drift with is_drifted null",
+                config.task,
+                len(sample),
+                sc.drift_min_rows,
+            )
         if len(drift):
-            n_drifted = int(drift.is_drifted.sum())
+            n_drifted = int(drift.is_drifted.fillna(False).sum())
             tables["drift"] = drift.assign(
                 scoring_id=scoring_id,
                 model_name=config.task,

@@ -40,7 +40,7 @@ from ml.calibration import calibrate, conformal_half_widths, interval_rows, reli
 from ml.config import TaskConfig, available_tasks, load_config, task_configs
 from ml.cv import FoldScores, cross_validate, predict, time_predictions, within_latency
 from ml.errors import AdscoreError, ConfigError, DataValidationError
-from ml.evaluation import best_threshold, lower_is_better, metrics_for, segment_metrics
+from ml.evaluation import best_threshold, group_labels, lower_is_better, metrics_for, segment_metrics
 from ml.explain import feature_bins, permutation_importance, safe_gain
 from ml.failpoints import failpoint
 from ml.fairness import FairnessSpec, fairness_rows
@@ -434,7 +434,7 @@ def train_task(
         else:
             half_widths = conformal_half_widths(oof, y_train)
             calibration = interval_rows(half_widths, pred_test, y_test, clip)
-        segments = {c: test[c].astype(str).to_numpy() for c in spec.segment_columns}
+        segments = {c: group_labels(test[c]) for c in spec.segment_columns}
         metrics = segment_metrics(problem, y_test, pred_test, segments, split="test", threshold=threshold)
         cv_summary = pd.DataFrame(
             [
@@ -463,7 +463,7 @@ def train_task(
             problem,
             y_test,
             pred_test,
-            {f: test[f].astype(str).to_numpy() for f in fz.features},
+            {f: group_labels(test[f]) for f in fz.features},
             FairnessSpec(
                 fz.features,
                 fz.max_parity_difference,

@@ -212,7 +212,7 @@ ML_TABLES: dict[str, str] = {
         feature varchar not null,
         psi double not null,
         threshold double not null,
-        is_drifted boolean not null,
+        is_drifted boolean,
         n_rows bigint not null,
         measured_at timestamp not null
     """,
@@ -372,6 +372,8 @@ MIGRATIONS = (
     ("cv_results", "fit_seconds", "double"),
     ("cv_results", "predict_seconds", "double"),
 )
+# NOT NULL constraints dropped after a table was first released: (table, column).
+RELAXED = (("drift", "is_drifted"),)  # null: too few rows scored to judge drift
 
 
 @contextmanager
@@ -400,6 +402,8 @@ def ensure_ml_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists ml.{name} ({ddl})")
     for table, column, kind in MIGRATIONS:
         con.execute(f"alter table ml.{table} add column if not exists {column} {kind}")
+    for table, column in RELAXED:
+        con.execute(f"alter table ml.{table} alter column {column} drop not null")
 
 
 def _alias_version(con: duckdb.DuckDBPyConnection, model_name: str, alias: str) -> int | None:
@@ -680,6 +684,8 @@ def schema_macro() -> str:
     # the next training run would add them.
     for table, column, kind in MIGRATIONS:
         lines.append(f"alter table ml.{table} add column if not exists {column} {kind};")
+    for table, column in RELAXED:
+        lines.append(f"alter table ml.{table} alter column {column} drop not null;")
     lines.append("{%- endmacro %}")
     return "\n".join(lines) + "\n"
 

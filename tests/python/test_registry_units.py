@@ -129,6 +129,24 @@ def test_psi_is_zero_on_the_training_distribution_and_flags_a_shift() -> None:
     assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.0
 
 
+def test_drift_is_not_judged_on_too_few_rows() -> None:
+    """A handful of rows from the training distribution itself has a large PSI (sampling
+    noise): below min_rows the PSI is recorded but is_drifted stays null, and no feature
+    counts as drifted; from min_rows on the same rows are judged."""
+    rng = np.random.default_rng(5)
+    train = rng.normal(size=(20_000, 3))
+    names = ["a", "b", "c"]
+    bins = feature_bins(train, names)
+    few = rng.normal(size=(20, 3))
+    noisy = drift_rows(bins, few, names, 0.2)  # judged, as before: mostly false alarms
+    assert noisy.is_drifted.sum() >= 2
+    held = drift_rows(bins, few, names, 0.2, min_rows=200)
+    assert held.is_drifted.isna().all() and (held.psi == noisy.psi).all()
+    assert int(held.is_drifted.fillna(False).sum()) == 0
+    enough = drift_rows(bins, rng.normal(size=(200, 3)), names, 0.2, min_rows=200)
+    assert enough.is_drifted.notna().all() and not enough.is_drifted.any()
+
+
 def test_top_contributions_keep_each_rows_largest_by_magnitude() -> None:
     contributions = np.array([[0.1, -3.0, 2.0, 9.0], [5.0, 0.0, -1.0, 9.0]])  # last column: bias
     rows, names, values = top_contributions(contributions, ["a", "b", "c"], 2)

@@ -102,6 +102,11 @@ def test_wrong_parameter_type_names_the_key() -> None:
     raw["training"]["n_trials"] = "many"
     with pytest.raises(ConfigError, match=r"conf.yml: training.n_trials: expected an integer, got str"):
         parse_config(raw, "conf.yml")
+    raw = raw_config()
+    assert parse_config(raw, "conf.yml").scoring.drift_min_rows == 200
+    raw["scoring"]["drift_min_rows"] = 0
+    with pytest.raises(ConfigError, match=r"conf.yml: scoring.drift_min_rows: expected an integer >= 1"):
+        parse_config(raw, "conf.yml")
 
 
 def test_unknown_transformer_param_names_the_key() -> None:
@@ -458,6 +463,30 @@ def test_fairness_gaps_and_limits() -> None:
     assert gaps.loc["equal_opportunity_difference", "value"] == pytest.approx(1.0)
     small = fairness_rows("regression", y, pred, {"g": group}, FairnessSpec(("g",), 1, 1, 1, 1000))
     assert (small.group != "all").all()  # groups under min_group_size get no gap
+
+
+@pytest.mark.parametrize("dtype", ["object", "str", "category"])
+def test_missing_segment_values_form_their_own_group(dtype: str) -> None:
+    """pandas 3 keeps NaN through astype(str); those rows must still be a group, not crash
+    the per-segment metrics (empty arrays into sklearn) or vanish from fairness."""
+    from ml.evaluation import group_labels, segment_metrics
+    from ml.fairness import FairnessSpec, fairness_rows
+
+    rng = np.random.default_rng(0)
+    column = pd.Series(["small", None, "large", np.nan] * 50, dtype=dtype)
+    y = rng.integers(0, 2, size=len(column)).astype(float)
+    pred = rng.uniform(size=len(column))
+    labels = group_labels(column)
+    assert sorted(set(labels)) == ["<missing>", "large", "small"]
+    metrics = segment_metrics("classification", y, pred, {"band": labels}, split="test", threshold=0.5)
+    counts = metrics[metrics.metric == "roc_auc"].set_index("segment").n_rows
+    assert counts["band=<missing>"] == 100 and counts["band=small"] == 50
+    assert counts.drop("overall").sum() == len(column)
+    spec = FairnessSpec(("band",), 1, 1, 1, 30)
+    fairness = fairness_rows("classification", y, pred, {"band": labels}, spec)
+    per_group = fairness[fairness.metric == "positive_rate"].set_index("group")
+    assert per_group.loc["<missing>", "n_rows"] == 100
+    assert not per_group.value.isna().any()
 
 
 # --- text and hybrid candidates ----------------------------------------------------------
