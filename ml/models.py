@@ -454,18 +454,28 @@ def _save_skops(model: Any, path: Path) -> None:
     sio.dump(model, path)
 
 
+# Types beyond skops' own safe list that a fitted MLP pipeline contains, by exact name. Not a
+# prefix such as "numpy.": a crafted file can name any callable (numpy.load with
+# allow_pickle=True runs a pickle), and skops calls what it is told to trust.
+MLP_TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    }
+)
+
+
 def _load_skops(path: Path, problem_type: str) -> Any:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    allowed = [t for t in untrusted if t.startswith(("sklearn.", "numpy."))]
-    if set(untrusted) - set(allowed):
+    outside = sorted(set(untrusted) - MLP_TRUSTED_TYPES)
+    if outside:
         from ml.errors import ArtifactError
 
-        raise ArtifactError(
-            f"{path} contains types outside the allowlist: {sorted(set(untrusted) - set(allowed))}"
-        )
-    return sio.load(path, trusted=allowed)
+        raise ArtifactError(f"{path} contains types outside the allowlist: {outside}")
+    return sio.load(path, trusted=list(untrusted))
 
 
 CANDIDATES: dict[str, Candidate] = {

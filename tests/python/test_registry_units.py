@@ -292,6 +292,70 @@ def test_loading_an_artifact_never_unpickles(
     assert np.isfinite(loaded.predict(f)).all()
 
 
+def test_skops_model_naming_a_callable_outside_the_allowlist_is_refused(tmp_path: Path) -> None:
+    """A model file is trusted by exact type names: a crafted file that asks skops to call
+    numpy.load(allow_pickle=True) on a pickle is refused before anything is constructed, while
+    fitted MLPs of both problem types load."""
+    import json
+    import os
+    import zipfile
+
+    import skops.io as sio
+
+    from ml.errors import ArtifactError
+
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    np.save(tmp_path / "evil.npy", np.array([Payload()], dtype=object), allow_pickle=True)
+
+    def node(value: object, i: int) -> dict[str, object]:
+        return {
+            "__class__": type(value).__name__,
+            "__module__": "builtins",
+            "__loader__": "JsonNode",
+            "content": json.dumps(value),
+            "is_json": True,
+            "__id__": i,
+        }
+
+    arguments = [node(str(tmp_path / "evil.npy"), 2), node(None, 3), node(True, 4)]
+    schema = {
+        "__class__": "load",
+        "__module__": "numpy",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": {
+            "__class__": "tuple",
+            "__module__": "builtins",
+            "__loader__": "TupleNode",
+            "content": arguments,
+            "__id__": 5,
+        },
+        "__id__": 1,
+        "protocol": 2,
+        "_skops_version": sio.__version__ if hasattr(sio, "__version__") else "0.16.0",
+    }
+    crafted = tmp_path / "model.skops"
+    with zipfile.ZipFile(crafted, "w") as z:
+        z.writestr("schema.json", json.dumps(schema))
+    assert "numpy.load" in sio.get_untrusted_types(file=crafted)
+    with pytest.raises(ArtifactError, match=r"outside the allowlist: \['numpy.load'\]"):
+        get_candidate("mlp").load(crafted, "regression")
+    assert not marker.exists()
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    for problem, y in (("regression", rng.normal(size=80)), ("classification", rng.integers(0, 2, 80))):
+        model = get_candidate("mlp").make(problem, {**get_candidate("mlp").defaults, "max_iter": 20}, 0, 1)
+        model.fit(X, y)
+        path = tmp_path / f"{problem}.skops"
+        get_candidate("mlp").save(model, path)
+        assert np.allclose(get_candidate("mlp").load(path, problem).predict(X), model.predict(X))
+
+
 @pytest.mark.parametrize("problem", ["regression", "classification"])
 def test_an_artifact_folder_is_an_mlflow_model(
     problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
