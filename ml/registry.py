@@ -536,6 +536,7 @@ def promote(
     if force:
         if not reason:
             raise ConfigError("--force needs --reason (recorded in ml.promotions)")
+        load_version(target, artifacts)  # --force skips the gate, not the checksums
         decision = Decision(True, f"forced by {_who()}: {reason}", champion_version, None, {})
         snapshot_hash = None
     else:
@@ -589,7 +590,9 @@ def promote(
 
 
 def rollback(path: Path, model_name: str, reason: str, artifacts: Path | None = None) -> dict[str, Any]:
-    """Make the previous champion the champion again (recorded as a 'rollback')."""
+    """Make the previous champion the champion again (recorded as a 'rollback'): the one the
+    current champion replaced when it was last promoted, so repeated rollbacks walk back
+    through the promotions (v3 -> v2 -> v1), never back to the version just rolled back."""
     if not reason:
         raise ConfigError("rollback needs --reason (recorded in ml.promotions)")
     champion = current_champion(path, model_name)
@@ -599,7 +602,7 @@ def rollback(path: Path, model_name: str, reason: str, artifacts: Path | None = 
         path,
         "select champion_before from ml.promotions where model_name = ? and champion_after = ? "
         "and champion_before is not null and champion_before <> champion_after "
-        "order by decided_at desc limit 1",
+        "and decision <> 'rollback' order by decided_at desc limit 1",
         [model_name, int(champion.version)],
     )
     if history.empty:

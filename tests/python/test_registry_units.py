@@ -431,3 +431,88 @@ def test_every_ml_table_is_a_dbt_source() -> None:
     (source,) = yaml.safe_load(path.read_text())["sources"]
     assert source["schema"] == "ml"
     assert {t["name"] for t in source["tables"]} == set(ML_TABLES)
+
+
+# --- rollback and forced promotion on a small registry ----------------------------------
+
+
+def _register_version(db: Path, root: Path, promote: bool, compared: int | None) -> int:
+    """A real (tiny) artifact registered through write_run_results, as ml.train does."""
+    import datetime as dt
+    import uuid
+
+    from ml.artifacts import stored_path
+    from ml.warehouse import write_run_results
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    config = load_config(CONFIG)
+    f = frame(40)
+    pipeline = build_feature_pipeline(config).fit(f)
+    model = get_candidate("xgboost").make("regression", {"n_estimators": 3}, 0, 1)
+    model.fit(pipeline.transform(f), f.ad_score)
+    run_id = uuid.uuid4().hex
+    meta = {"problem_type": "regression", "model_name": "ad_score", "input_columns": config.input_columns()}
+    saved = save_artifact(root, "ad_score", run_id, "xgboost", pipeline, model, meta)
+    run = {"run_id": run_id, "task": "ad_score", "status": "succeeded", "started_at": now, "finished_at": now}
+    model_row = {
+        "run_id": run_id,
+        "estimator": "xgboost",
+        "artifact_path": stored_path(saved.manifest_path, root),
+        "artifact_sha256": saved.sha256,
+        "created_at": now,
+    }
+    promotion = {
+        "promotion_id": uuid.uuid4().hex,
+        "reason": "test",
+        "compared_version": compared,
+        "decided_by": "test",
+        "decided_at": now,
+    }
+    version, _ = write_run_results(db, run, {}, "ad_score", model_row, promotion, promote)
+    return version
+
+
+def test_rollbacks_walk_back_through_promotions_and_force_checks_the_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml.errors import ArtifactError, WarehouseError
+    from ml.registry import promote, rollback
+    from ml.warehouse import read_query
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    db, root = tmp_path / "wh.duckdb", tmp_path / "artifacts"
+    assert _register_version(db, root, True, None) == 1
+    assert _register_version(db, root, True, 1) == 2
+    assert _register_version(db, root, True, 2) == 3
+
+    def champion() -> int:
+        rows = read_query(db, "select version from ml.model_aliases where alias = 'champion'")
+        return int(rows.version.iloc[0])
+
+    assert champion() == 3
+    rollback(db, "ad_score", "v3 misbehaves", root)
+    assert champion() == 2
+    rollback(db, "ad_score", "v2 misbehaves too", root)  # back to v1, not forward to v3
+    assert champion() == 1
+    with pytest.raises(WarehouseError, match="no previous champion"):
+        rollback(db, "ad_score", "nothing before v1", root)
+
+    # A challenger whose booster file is gone cannot be made champion, not even with --force.
+    assert _register_version(db, root, False, 1) == 4
+    manifest = read_query(db, "select artifact_path from ml.model_versions where version = 4").artifact_path[
+        0
+    ]
+    (root / manifest).parent.joinpath("model.ubj").unlink()
+    config = load_config(CONFIG)
+    with pytest.raises(ArtifactError, match=r"model\.ubj"):
+        promote(db, config, 4, True, "incident 7", artifacts=root)
+    assert champion() == 1
+    history = read_query(db, "select decision from ml.promotions order by decided_at")
+    assert history.decision.tolist() == [
+        "first_version",
+        "promoted",
+        "promoted",
+        "rollback",
+        "rollback",
+        "kept_challenger",
+    ]
