@@ -205,33 +205,55 @@ def load_artifact(
 ) -> LoadedModel:
     """Verify the manifest against the registry checksum (or the one ``expected_from``
     names) and every file against the manifest, then load; any mismatch raises
-    :class:`ArtifactError` naming the file."""
+    :class:`ArtifactError` naming the file.
+
+    Each file is read once: the bytes that were hashed are the bytes that are loaded (the
+    pipeline from memory, the model from a private temporary copy), so a file swapped in the
+    folder between the check and the load is never used."""
     manifest_path = Path(manifest_path)
     if not manifest_path.is_file():
         raise ArtifactError(f"artifact {manifest_path} is missing")
-    actual = sha256_file(manifest_path)
+    manifest_bytes = manifest_path.read_bytes()
+    actual = hashlib.sha256(manifest_bytes).hexdigest()
     if actual != expected_sha256:
         raise ArtifactError(
             f"artifact {manifest_path} has sha256 {actual}, "
             f"{expected_from} expects {expected_sha256}: refusing to load"
         )
-    manifest = json.loads(manifest_path.read_text())
+    manifest = json.loads(manifest_bytes)
     folder = manifest_path.parent
-    for name, digest in manifest["files"].items():
+    files: dict[str, str] = manifest["files"]
+    for key in ("pipeline_file", "model_file"):
+        if manifest.get(key) not in files:
+            raise ArtifactError(
+                f"artifact {manifest_path}: {key} {manifest.get(key)!r} is not among its checksummed files"
+            )
+    verified: dict[str, bytes] = {}
+    for name, digest in files.items():
+        if not name or Path(name).name != name or name in {".", ".."}:
+            raise ArtifactError(
+                f"artifact {manifest_path} lists {name!r}, which is not a file name in its folder"
+            )
         path = folder / name
         if not path.is_file():
             raise ArtifactError(f"artifact file {path} is missing")
-        if sha256_file(path) != digest:
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:
             raise ArtifactError(
                 f"artifact file {path} does not match its manifest checksum: refusing to load"
             )
+        verified[name] = data
     pipeline_path = folder / manifest["pipeline_file"]
-    untrusted = set(sio.get_untrusted_types(file=pipeline_path)) - set(TRUSTED_TYPES)
+    pipeline_bytes = verified[manifest["pipeline_file"]]
+    untrusted = set(sio.get_untrusted_types(data=pipeline_bytes)) - set(TRUSTED_TYPES)
     if untrusted:
         raise ArtifactError(
             f"{pipeline_path} contains types outside the allowlist: {', '.join(sorted(untrusted))}"
         )
-    pipeline = sio.load(pipeline_path, trusted=list(TRUSTED_TYPES))
+    pipeline = sio.loads(pipeline_bytes, trusted=list(TRUSTED_TYPES))
     candidate = get_candidate(manifest["estimator"])
-    model = candidate.load(folder / manifest["model_file"], manifest["problem_type"])
+    with tempfile.TemporaryDirectory(prefix="adscore-model-") as private:  # mode 0700
+        copy = Path(private) / manifest["model_file"]
+        copy.write_bytes(verified[manifest["model_file"]])
+        model = candidate.load(copy, manifest["problem_type"])
     return LoadedModel(manifest, pipeline, model)

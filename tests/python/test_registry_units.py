@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -516,3 +517,52 @@ def test_rollbacks_walk_back_through_promotions_and_force_checks_the_artifact(
         "rollback",
         "kept_challenger",
     ]
+
+
+def test_the_bytes_verified_are_the_bytes_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A booster swapped into the folder after the checksums passed (between check and load)
+    is never used; a manifest naming a file outside its folder, or a model file it does not
+    checksum, is refused even when the manifest's own checksum matches."""
+    import hashlib
+    import json
+
+    import ml.artifacts
+    from ml.errors import ArtifactError
+
+    config = load_config(CONFIG)
+    f = frame(60)
+    pipeline = build_feature_pipeline(config).fit(f)
+    X = pipeline.transform(f)
+    models = []
+    for depth in (1, 6):
+        model = get_candidate("xgboost").make("regression", {"n_estimators": 20, "max_depth": depth}, 0, 1)
+        models.append(model.fit(X, f.ad_score))
+    meta = {"problem_type": "regression"}
+    saved = save_artifact(tmp_path / "a", "ad_score", "run1", "xgboost", pipeline, models[0], meta)
+    other = save_artifact(tmp_path / "b", "ad_score", "run2", "xgboost", pipeline, models[1], meta)
+    folder = saved.manifest_path.parent
+    expected = models[0].predict(X)
+    assert not np.allclose(expected, models[1].predict(X))
+
+    real = ml.artifacts.sio.get_untrusted_types
+
+    def swap_then_check(*args: object, **kwargs: object) -> list[str]:
+        (folder / "model.ubj").write_bytes((other.manifest_path.parent / "model.ubj").read_bytes())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ml.artifacts.sio, "get_untrusted_types", swap_then_check)
+    loaded = load_artifact(saved.manifest_path, saved.sha256)
+    monkeypatch.undo()
+    assert np.allclose(loaded.predict(f), expected)
+    with pytest.raises(ArtifactError, match="does not match its manifest checksum"):
+        load_artifact(saved.manifest_path, saved.sha256)  # the swapped file is caught next time
+
+    manifest = json.loads(other.manifest_path.read_text())
+    for change, message in (
+        ({"files": {**manifest["files"], "../escape": "0" * 64}}, "not a file name in its folder"),
+        ({"model_file": "unlisted.ubj"}, "model_file 'unlisted.ubj' is not among its checksummed files"),
+    ):
+        text = json.dumps({**manifest, **change})
+        other.manifest_path.write_text(text)
+        with pytest.raises(ArtifactError, match=re.escape(message)):
+            load_artifact(other.manifest_path, hashlib.sha256(text.encode()).hexdigest(), "MLmodel")
