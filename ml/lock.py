@@ -9,7 +9,9 @@ waits up to ``--lock-timeout`` / ``$ADSCORE_LOCK_TIMEOUT`` seconds (default 60),
 with code 7 naming the holder (pid, command, host, since when), which the holder writes into
 the lock file. The kernel releases the lock when the holder dies, even by SIGKILL, so a
 crash never leaves a stale lock. A holder's child processes (the pipeline's dbt and ml
-steps) run under the parent's lock: the parent exports ``$ADSCORE_LOCK_HELD``.
+steps) run under the parent's lock: the parent exports ``$ADSCORE_LOCK_HELD`` and passes the
+locked descriptor down (:func:`held_lock_fds`), so the lock stays held while a child still
+runs even when the parent is killed (it is released when the last process holding it exits).
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ from ml.warehouse import db_path, pid_alive
 HELD_ENV = "ADSCORE_LOCK_HELD"
 TIMEOUT_ENV = "ADSCORE_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0
+
+
+_HELD_FDS: list[int] = []  # descriptors of the locks this process holds (for its children)
+
+
+def held_lock_fds() -> tuple[int, ...]:
+    """``pass_fds`` for a child process started under the lock: the child then holds the
+    lock as well, so killing the parent does not free it while the child writes."""
+    return tuple(_HELD_FDS)
 
 
 def lock_path(warehouse: Path) -> Path:
@@ -101,9 +112,12 @@ def writer_lock(warehouse: Path, command: str, timeout: float | None = None) -> 
         os.fsync(fd)
         previous = os.environ.get(HELD_ENV)
         os.environ[HELD_ENV] = f"{path.resolve()}:{os.getpid()}"
+        os.set_inheritable(fd, True)
+        _HELD_FDS.append(fd)
         try:
             yield
         finally:
+            _HELD_FDS.remove(fd)
             if previous is None:
                 os.environ.pop(HELD_ENV, None)
             else:
@@ -125,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a command to run is required, e.g. -- dbt build")
     try:
         with writer_lock(db_path(args.duckdb), " ".join(command), args.timeout):
-            return subprocess.run(command, check=False).returncode
+            return subprocess.run(command, check=False, pass_fds=held_lock_fds()).returncode
     except LockError as exc:
         print(f"ml.lock: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -47,7 +47,7 @@ from pathlib import Path
 import duckdb
 
 from ml.errors import AdscoreError
-from ml.lock import writer_lock
+from ml.lock import held_lock_fds, writer_lock
 from ml.logs import setup_logging
 from ml.warehouse import db_path
 
@@ -97,7 +97,7 @@ def run_steps(steps: list[Step]) -> int:
     for step in steps:
         started = time.perf_counter()
         log.info("step %s: %s", step.name, shlex.join(step.command), extra={"step": step.name})
-        code = subprocess.run(step.command, check=False).returncode
+        code = subprocess.run(step.command, check=False, pass_fds=held_lock_fds()).returncode
         duration = round(time.perf_counter() - started, 1)
         fields = {"step": step.name, "duration_s": duration, "exit_code": code}
         if code == 0:

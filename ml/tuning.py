@@ -145,16 +145,31 @@ def tune(
             def fit(model: Any, Xt: np.ndarray, yt: np.ndarray, Xv: np.ndarray, yv: np.ndarray) -> None:
                 offset = fold_index["i"] * max_rounds
                 fold_index["i"] += 1
+                # The pruner's answer is remembered, not asked for again: Hyperband records a
+                # trial at a rung when it answers, so a second should_prune() says "keep".
+                fold: dict[str, Any] = {"pruned": False, "best": None, "last": -1}
 
                 def on_round(iteration: int, value: float) -> bool:
                     rounds_used["total"] += 1
                     # Boosters report a loss (rmse, logloss): flip it when the study maximises.
-                    trial.report(-value if maximize else value, offset + iteration)
-                    return trial.should_prune()
+                    reported = -value if maximize else value
+                    trial.report(reported, offset + iteration)
+                    fold["last"] = iteration
+                    if fold["best"] is None or (reported > fold["best"]) == maximize:
+                        fold["best"] = reported
+                    fold["pruned"] = trial.should_prune()
+                    return bool(fold["pruned"])
 
                 rounds = candidate.fit_rounds(model, Xt, yt, Xv, yv, problem_type, on_round)  # type: ignore[misc]
-                if rounds == 0 or trial.should_prune():
+                if fold["pruned"] or rounds == 0:
                     raise optuna.TrialPruned()
+                if fold["best"] is not None and fold["last"] < max_rounds - 1:
+                    # Early stopping ended the fold: its best value stands for the rounds it did
+                    # not train, so the rungs before the next fold judge this fold's result, not
+                    # the next fold's first round.
+                    trial.report(fold["best"], offset + max_rounds - 1)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned()
                 best_rounds.append(rounds)
 
         result = cross_validate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import sys
@@ -335,10 +336,8 @@ def test_every_search_and_pruner_runs(search: str, pruner: str) -> None:
     assert 1 <= result.best_params["n_estimators"] <= 800
 
 
-def test_pruning_stops_trials_inside_a_fold() -> None:
-    """Hyperband acts on boosting rounds: pruned trials train fewer rounds than a full fold."""
-    from ml.tuning import tune
-
+def _pruning_problem() -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], dict]:
+    """A small regression with two folds, and tune()'s arguments for a random search."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(400, 5))
     y = X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(size=400)
@@ -354,10 +353,55 @@ def test_pruning_stops_trials_inside_a_fold() -> None:
         clip=None,
         storage=None,
     )
+    return X, y, folds, kwargs
+
+
+def test_pruning_stops_trials_inside_a_fold() -> None:
+    """Hyperband acts on boosting rounds: pruned trials train fewer rounds than a full fold."""
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
     pruned = tune(get_candidate("lightgbm"), X, y, folds, pruner="hyperband", study_name="p", **kwargs)
     full = tune(get_candidate("lightgbm"), X, y, folds, pruner="none", study_name="n", **kwargs)
     assert (pruned.trials.state == "PRUNED").any()
     assert pruned.boosting_rounds < full.boosting_rounds
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
+def test_a_trial_the_pruner_stops_is_pruned_where_it_said_so(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each booster stops a trial at the step where Hyperband first answers "prune": nothing
+    is reported after it and the trial ends PRUNED. (Hyperband records the trial at the rung
+    when it answers, so asking again says "keep": XGBoost trials used to go on to the next fold.)"""
+    import optuna
+
+    import ml.tuning
+    from ml.tuning import tune
+
+    said_prune: dict[int, int] = {}
+    last_step: dict[int, int] = {}
+    real = ml.tuning.make_pruner
+
+    class Recording(optuna.pruners.BasePruner):
+        def __init__(self, inner: optuna.pruners.BasePruner) -> None:
+            self.inner = inner
+
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            answer = self.inner.prune(study, trial)
+            last_step[trial.number] = trial.last_step
+            if answer and trial.number not in said_prune:
+                said_prune[trial.number] = trial.last_step
+            return answer
+
+    monkeypatch.setattr(ml.tuning, "make_pruner", lambda *a: Recording(real(*a)))
+    X, y, folds, kwargs = _pruning_problem()
+    result = tune(get_candidate(name), X, y, folds, pruner="hyperband", study_name=f"p-{name}", **kwargs)
+    assert said_prune, "the pruner never answered prune: the test shows nothing"
+    states = result.trials.set_index("trial_number").state
+    for number, step in said_prune.items():
+        assert states[number] == "PRUNED" and last_step[number] == step, (number, step, last_step[number])
+    assert set(states[states == "PRUNED"].index) == set(said_prune)
 
 
 # --- calibration, intervals, fairness ---------------------------------------------------
@@ -760,3 +804,49 @@ def test_creative_copy_normalised_in_duckdb_equals_the_python_normaliser() -> No
     assert got == want
     assert want[-6] == "Café au lait " + unicodedata.normalize("NFC", "\u212b\u0041\u030a")
     assert module.normalize_text(" a &amp; b ") == "a & b"
+
+
+# --- the writer lock ---------------------------------------------------------------------
+
+
+def test_the_writer_lock_outlives_a_killed_parent_while_its_child_writes(tmp_path: Path) -> None:
+    """`python -m ml.lock -- CMD` (and the pipeline's steps) pass the locked descriptor to the
+    child: SIGKILL of the parent leaves the lock held until the child is gone too."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from ml.errors import LockError
+    from ml.lock import holder, lock_path, writer_lock
+
+    warehouse = tmp_path / "wh.duckdb"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ml.lock", "--duckdb", str(warehouse), "--", *sleeper],
+        cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while holder(lock_path(warehouse)).get("pid") != proc.pid:
+            assert time.monotonic() < deadline and proc.poll() is None, "ml.lock never took the lock"
+            time.sleep(0.1)
+        time.sleep(1.0)  # the child has started
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with pytest.raises(LockError, match="locked by another writer"), writer_lock(warehouse, "test", 0.5):
+            pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with writer_lock(warehouse, "test", 10):  # the child is gone: the lock is free
+        assert holder(lock_path(warehouse))["command"] == "test"
