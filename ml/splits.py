@@ -39,6 +39,21 @@ def build_splits(frame: pd.DataFrame, folds: pd.DataFrame, id_columns: list[str]
     Returns the splits and a list of problems (empty when the folds are usable).
     """
     problems: list[str] = []
+    # One row per example (or per example and fold): a repeated key would shift every later
+    # row's fold in the merges below.
+    key = [*id_columns, "fold"] if "role" in folds.columns else id_columns
+    repeated = folds.duplicated(key, keep=False)
+    if repeated.any():
+        example = folds.loc[repeated, key].iloc[0].to_dict()
+        problems.append(f"{int(repeated.sum())} row(s) repeat {', '.join(key)} (e.g. {example})")
+        return Splits(np.array([], dtype=int), np.array([], dtype=int), []), problems
+    splits_per_id = folds.groupby(id_columns, dropna=False).split.nunique()
+    if (splits_per_id > 1).any():
+        example = dict(zip(id_columns, np.atleast_1d(splits_per_id[splits_per_id > 1].index[0]), strict=True))
+        problems.append(
+            f"{int((splits_per_id > 1).sum())} example(s) are in more than one split (e.g. {example})"
+        )
+        return Splits(np.array([], dtype=int), np.array([], dtype=int), []), problems
     keyed = frame[id_columns].reset_index(drop=True).assign(_position=np.arange(len(frame)))
     per_row = folds.drop_duplicates(id_columns)[[*id_columns, "split"]]
     located = keyed.merge(per_row, on=id_columns, how="left", validate="many_to_one")

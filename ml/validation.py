@@ -67,10 +67,29 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     if not frame.empty and all(c in frame.columns for c in ids):
         splits, fold_problems = build_splits(frame, snapshot.folds, ids)
         problems += [f"{spec.folds_table}: {p}" for p in fold_problems]
+        if config.problem_type == "classification" and spec.target in frame.columns and not fold_problems:
+            problems += single_class_folds(frame[spec.target], splits, spec.folds_table, spec.target)
 
     if problems:
         raise DataValidationError(snapshot.table, problems)
     return frame, splits
+
+
+def single_class_folds(target: pd.Series, splits: Splits, folds_table: str, name: str) -> list[str]:
+    """One problem per CV fold whose training or validation rows hold a single class: the
+    fold's ROC AUC would be undefined (NaN), and with it the mean CV score that selection and
+    tuning compare."""
+    y = pd.to_numeric(target.astype("float64"), errors="coerce").to_numpy()[splits.train_rows]
+    problems = []
+    for i, (train, valid) in enumerate(splits.cv):
+        for role, rows in (("training", train), ("validation", valid)):
+            classes = np.unique(y[rows][~np.isnan(y[rows])])
+            if len(rows) and len(classes) < 2:
+                problems.append(
+                    f"{folds_table}: fold {i}'s {role} rows hold a single class ({name} = "
+                    f"{', '.join(str(int(c)) for c in classes) or 'none'}): its score is undefined"
+                )
+    return problems
 
 
 def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:

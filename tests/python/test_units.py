@@ -198,6 +198,42 @@ def test_time_folds_with_roles_keep_their_gap() -> None:
     (t0, v0), (t1, v1) = splits.cv
     assert set(train_weeks[t0]) == {weeks[0]} and set(train_weeks[v0]) == {weeks[2]}
     assert set(train_weeks[t1]) == {weeks[0], weeks[1]} and set(train_weeks[v1]) == {weeks[3]}
+    # A repeated (example, fold) row or an example in two splits is named, not merged in.
+    repeated = pd.concat([folds, folds.iloc[[-1]]], ignore_index=True)
+    _, problems = build_splits(f, repeated, ["account_id", "week_start"])
+    assert len(problems) == 1 and problems[0].startswith("2 row(s) repeat account_id, week_start, fold")
+    both = folds.copy()
+    both.loc[both.index[both.split == "train"][0], "split"] = "gap"  # one of a's week-0 rows
+    _, problems = build_splits(f, both, ["account_id", "week_start"])
+    assert len(problems) == 1 and problems[0].startswith(
+        "1 example(s) are in more than one split (e.g. {'account_id': 'a'"
+    )
+
+
+def test_a_repeated_example_in_the_folds_table_is_named() -> None:
+    """One row per ad: a second row for one ad would shift every later ad's fold."""
+    from ml.splits import build_splits
+
+    f = frame()
+    folds = folds_for(f)
+    folds = pd.concat([folds.iloc[:3], folds.iloc[[2]], folds.iloc[3:]], ignore_index=True)
+    _, problems = build_splits(f, folds, ["ad_id"])
+    assert problems == ["2 row(s) repeat ad_id (e.g. {'ad_id': 'meta:2'})"]
+
+
+def test_a_fold_with_a_single_class_is_a_validation_problem() -> None:
+    from ml.splits import Splits
+    from ml.validation import single_class_folds
+
+    y = pd.Series([0, 1, 0, 1, 1, 1, 0, 1], dtype="boolean")
+    splits = Splits(
+        np.arange(8),
+        np.array([], dtype=int),
+        [(np.arange(0, 4), np.arange(4, 6)), (np.arange(2, 8), np.arange(0, 2))],
+    )
+    assert single_class_folds(y, splits, "marts.f", "is_at_risk") == [
+        "marts.f: fold 0's validation rows hold a single class (is_at_risk = 1): its score is undefined"
+    ]
 
 
 # --- features --------------------------------------------------------------------------
