@@ -156,7 +156,8 @@ class _Reader:
                 raise self.fail(f"{key}.{name}".lstrip("."), "required key is missing")
             return default
         value = parent[name]
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds and (int in kinds or float in kinds):
             raise self.fail(f"{key}.{name}".lstrip("."), f"expected {_kind_name(kind)}, got bool")
         if not isinstance(value, kind):
             raise self.fail(
@@ -282,6 +283,10 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         folds=r.get(t, "folds", "training", str, "warehouse"),
         max_predict_ms_per_1000_rows=_positive_or_none(r, t, "max_predict_ms_per_1000_rows", "training"),
     )
+    for name, value in (("seed", training.seed), ("n_jobs", training.n_jobs), ("timeout", training.timeout)):
+        problem = out_of_range(name, value)
+        if problem:
+            raise r.fail(f"training.{name}", problem)
     if training.folds not in FOLD_STRATEGIES:
         allowed = ", ".join(FOLD_STRATEGIES)
         raise r.fail("training.folds", f"unknown fold strategy {training.folds!r} (allowed: {allowed})")
@@ -334,6 +339,21 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     return TaskConfig(
         source, task, problem_type, data, tuple(features), training, fairness, promotion, scoring
     )
+
+
+MAX_SEED = 2**32 - 1  # numpy's and the boosters' seeds are unsigned 32-bit
+
+
+def out_of_range(name: str, value: float | None) -> str | None:
+    """Why a seed, n_jobs or timeout value cannot be used (None when it can): found here, not
+    after minutes of training when a library refuses it."""
+    if name == "seed" and value is not None and not 0 <= value <= MAX_SEED:
+        return f"expected an integer from 0 to {MAX_SEED}, got {value}"
+    if name == "n_jobs" and value is not None and value != -1 and value < 1:
+        return f"expected -1 (every core) or an integer >= 1, got {value}"
+    if name == "timeout" and value is not None and not value > 0:
+        return f"expected seconds > 0 (or null for none), got {value}"
+    return None
 
 
 def load_config(path: str | Path) -> TaskConfig:

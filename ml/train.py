@@ -37,7 +37,7 @@ import pandas as pd
 from ml import tracking
 from ml.artifacts import artifacts_root, reconcile_artifacts, save_artifact, stored_path
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
-from ml.config import TaskConfig, available_tasks, load_config, task_configs
+from ml.config import TaskConfig, available_tasks, load_config, out_of_range, task_configs
 from ml.cv import FoldScores, cross_validate, predict, time_predictions, within_latency
 from ml.errors import AdscoreError, ConfigError, DataValidationError
 from ml.evaluation import best_threshold, group_labels, lower_is_better, metrics_for, segment_metrics
@@ -186,6 +186,10 @@ def train_task(
     n_jobs = t.n_jobs if overrides.n_jobs is None else overrides.n_jobs
     if n_trials < 1:
         raise ConfigError(f"--n-trials must be >= 1, got {n_trials}")
+    for flag, number in (("seed", seed), ("n_jobs", n_jobs), ("timeout", timeout)):
+        problem = out_of_range(flag, number)
+        if problem:
+            raise ConfigError(f"--{flag.replace('_', '-')}: {problem}")
     for name, value, allowed in (("search", search, SEARCHES), ("pruner", pruner, PRUNERS)):
         if value not in allowed:
             raise ConfigError(

@@ -103,6 +103,16 @@ def test_wrong_parameter_type_names_the_key() -> None:
     raw["training"]["n_trials"] = "many"
     with pytest.raises(ConfigError, match=r"conf.yml: training.n_trials: expected an integer, got str"):
         parse_config(raw, "conf.yml")
+    for key, value, message in (
+        ("seed", -1, "expected an integer from 0 to 4294967295, got -1"),
+        ("n_jobs", 0, "expected -1 (every core) or an integer >= 1, got 0"),
+        ("timeout", True, "expected an integer or a number or NoneType, got bool"),
+        ("timeout", 0, "expected seconds > 0 (or null for none), got 0"),
+    ):
+        raw = raw_config()
+        raw["training"][key] = value
+        with pytest.raises(ConfigError, match=re.escape(f"conf.yml: training.{key}: {message}")):
+            parse_config(raw, "conf.yml")
     raw = raw_config()
     assert parse_config(raw, "conf.yml").scoring.drift_min_rows == 200
     raw["scoring"]["drift_min_rows"] = 0
