@@ -13,12 +13,12 @@ run, version, alias, metrics, CV results and trials to the warehouse in one tran
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import platform
-import shutil
 import socket
 import subprocess
 import sys
@@ -301,6 +301,7 @@ def train_task(
         },
     )
     failpoint("train:after_running_row")
+    scratch = contextlib.ExitStack()  # temporary folders, removed however the run ends
     try:
         cv_rows: list[dict[str, Any]] = []
 
@@ -419,7 +420,7 @@ def train_task(
         threshold = None
         calibrator = None
         half_widths = None
-        figures = Path(tempfile.mkdtemp(prefix=f"adscore-{run_id}-"))
+        figures = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix=f"adscore-{run_id}-")))
         if problem == "classification":
             # Calibration is chosen on out-of-fold predictions, and so is the decision
             # threshold (on calibrated ones): never on the test split.
@@ -559,7 +560,6 @@ def train_task(
             figures=sorted(figures.glob("*.png")),
             example=frame[config.input_columns()].head(5),
         )
-        shutil.rmtree(figures, ignore_errors=True)
         failpoint("train:after_artifact")
 
         mlflow_run_id = None
@@ -677,6 +677,8 @@ def train_task(
         status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
         end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        scratch.close()
 
 
 def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Candidate]:
