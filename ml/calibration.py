@@ -117,14 +117,17 @@ def calibrate(
 def conformal_half_widths(
     oof: np.ndarray, y_train: np.ndarray, levels: tuple[float, ...] = INTERVAL_LEVELS
 ) -> dict[str, float]:
-    """Split-conformal half-widths from the absolute out-of-fold residuals."""
+    """Split-conformal half-widths from the absolute out-of-fold residuals: the
+    ceil((n + 1) x level)-th smallest. With too few residuals for that rank (n < level / (1 -
+    level), e.g. under 9 at 90%) no finite width has the coverage, so the width is infinite
+    (a clipped score's interval is then its whole range)."""
     seen = ~np.isnan(oof)
     residuals = np.sort(np.abs(y_train[seen] - oof[seen]))
     n = len(residuals)
     widths = {}
     for level in levels:
-        rank = min(n, int(np.ceil((n + 1) * level)))
-        widths[f"{level:.2f}"] = float(residuals[rank - 1])
+        rank = int(np.ceil((n + 1) * level))
+        widths[f"{level:.2f}"] = float(residuals[rank - 1]) if rank <= n else float("inf")
     return widths
 
 

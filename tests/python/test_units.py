@@ -476,6 +476,10 @@ def test_calibration_fixes_a_miscalibrated_classifier() -> None:
     widths = conformal_half_widths(resid_oof, np.zeros(2000))
     fresh = np.abs(rng.normal(size=20000))
     assert abs((fresh <= widths["0.90"]).mean() - 0.9) < 0.02 and widths["0.80"] < widths["0.90"]
+    # The rank is ceil((n + 1) x level): 9 residuals give the largest at 90%, 8 give no finite width.
+    nine = conformal_half_widths(np.arange(1.0, 10.0), np.zeros(9))
+    assert nine["0.90"] == 9.0 and nine["0.80"] == 8.0
+    assert conformal_half_widths(np.arange(1.0, 9.0), np.zeros(8))["0.90"] == float("inf")
 
 
 def test_learning_curve_reading_follows_the_folds_paired_gains() -> None:
