@@ -244,7 +244,7 @@ def score_task(
         "output": sc.output,
     }
     assert set(tables) <= set(ML_TABLES)
-    written = write_scores(warehouse, run, tables, replace=all_rows)
+    written = write_scores(warehouse, run, tables, replace=all_rows, explanations=explanation_table)
     log.info(
         "%s: wrote %d scores to ml.%s (%.1fs)", config.task, written, sc.output, time.perf_counter() - step
     )

@@ -519,11 +519,26 @@ def record_promotion(path: Path, row: dict) -> None:
         _insert_frame(con, "promotions", pd.DataFrame([row]))
 
 
-def write_scores(path: Path, scoring_run: dict, tables: dict[str, pd.DataFrame], replace: bool) -> int:
+def write_scores(
+    path: Path,
+    scoring_run: dict,
+    tables: dict[str, pd.DataFrame],
+    replace: bool,
+    explanations: str | None = None,
+) -> int:
     """Write one scoring run in one transaction; rows already present (same keys) are kept
-    unless ``replace``.  Returns the number of score rows inserted or replaced."""
+    unless ``replace``.  Returns the number of score rows inserted or replaced.
+
+    With ``replace`` (every row rescored), the version's rows in the ``explanations`` table
+    are removed first: they explained the scores being replaced, and are written again only
+    when this run explains."""
     with transaction(path, "score") as con:
         written = 0
+        if replace and explanations is not None:
+            con.execute(
+                f"delete from ml.{quote_identifier(explanations)} where model_name = ? and model_version = ?",
+                [scoring_run["model_name"], scoring_run["model_version"]],
+            )
         for name, frame in tables.items():
             if name not in ML_TABLES:
                 raise WarehouseError(f"unknown ml table {name!r}")

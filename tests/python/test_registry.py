@@ -244,6 +244,18 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     # --all-rows rescores the same version in place: still one row per ad.
     rescore = copy.ml("score", "--task", "ad_score", "--all-rows")
     assert rescore.returncode == 0 and counts(copy)["ad_scores"] == n_ads
+    # Without --explain the replaced scores' explanations go too; with it they come back,
+    # from the same scoring run as the scores.
+    assert counts(copy)["ad_score_explanations"] == 0
+    explained = copy.ml("score", "--task", "ad_score", "--all-rows", "--explain")
+    assert explained.returncode == 0, explained.stderr[-2000:]
+    runs = query(
+        copy,
+        "select count(distinct e.scoring_id) as runs, count(*) as n, "
+        "min(e.scoring_id = s.scoring_id) as same from ml.ad_score_explanations e "
+        "join ml.ad_scores s using (ad_id, model_name, model_version)",
+    )
+    assert runs.runs[0] == 1 and runs.n[0] == 5 * n_ads and runs.same[0]
 
     # After training and scoring, the whole dbt build (monitoring marts included) passes, and
     # the docs list the models' exposures.
