@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ml.artifacts import LoadedModel, load_artifact, resolve_artifact
-from ml.config import PromotionConfig, TaskConfig, default_config_path, load_config
+from ml.config import PromotionConfig, TaskConfig, available_tasks, default_config_path, load_config
 from ml.errors import AdscoreError, ArtifactError, ConfigError, WarehouseError
 from ml.evaluation import lower_is_better, score
 from ml.lock import writer_lock
@@ -508,10 +508,9 @@ def _print_frame(frame: pd.DataFrame) -> None:
 
 
 def _load_task_config(task: str) -> TaskConfig:
-    path = default_config_path(task)
-    if not path.exists():
-        raise ConfigError(f"--task: unknown task {task!r}")
-    return load_config(path)
+    if task not in available_tasks():  # a name, never a path
+        raise ConfigError(f"--task: unknown task {task!r} (available: {', '.join(available_tasks())})")
+    return load_config(default_config_path(task))
 
 
 def promote(
@@ -720,6 +719,8 @@ def _write_command(args: argparse.Namespace, path: Path) -> int:
         print(f"ml.registry: {row['model_name']}: champion is v{row['version']} again ({row['reason']})")
         return 0
     failed = []
+    if args.task:
+        _load_task_config(args.task)  # an unknown task exits 3 instead of mirroring nothing
     for task in [args.task] if args.task else sorted(list_versions(path, None).model_name.unique()):
         done, problems = backfill_mlmodels(path, task, args.artifacts)
         for line in done + problems:

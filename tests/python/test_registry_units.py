@@ -566,3 +566,19 @@ def test_the_bytes_verified_are_the_bytes_loaded(tmp_path: Path, monkeypatch: py
         other.manifest_path.write_text(text)
         with pytest.raises(ArtifactError, match=re.escape(message)):
             load_artifact(other.manifest_path, hashlib.sha256(text.encode()).hexdigest(), "MLmodel")
+
+
+@pytest.mark.parametrize("command", ["sync", "rollback", "show"])
+def test_registry_commands_refuse_an_unknown_task(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt (or path-like) task exits 3 naming it, before anything is mirrored."""
+    from ml.registry import main
+
+    extra = ["--reason", "x"] if command == "rollback" else []
+    for task in ("ad_scor", "../conf/ad_score"):
+        code = main(["--duckdb", str(tmp_path / "wh.duckdb"), command, "--task", task, *extra])
+        assert code == 3
+        assert (
+            f"--task: unknown task {task!r} (available: account_health, ad_score)" in capsys.readouterr().err
+        )
