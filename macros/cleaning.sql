@@ -50,10 +50,33 @@
 {%- endmacro %}
 
 {% macro parse_timestamp(text) -%}
-    {#- ISO 8601 timestamps, a trailing Z (UTC) accepted. -#}
+    {#-
+        ISO 8601 timestamps as UTC: a trailing Z, a UTC offset ("+09:00", "-0500") or a zone
+        name is converted to UTC; a time without one is taken as UTC.  Special values
+        ("infinity", "epoch") are not times: a timestamp starts with its year's digits.
+    -#}
+    {{- return(adapter.dispatch('parse_timestamp', 'adscore')(text)) -}}
+{%- endmacro %}
+
+{% macro default__parse_timestamp(text) -%}
+    {{ adscore.try_cast(text, 'timestamp') }}
+{%- endmacro %}
+
+{% macro duckdb__parse_timestamp(text) -%}
+    {#-
+        The exports' own format ("2026-08-02T06:00:00Z") on the fast path: a plain cast reads
+        a Z as UTC.  A plain cast also reads "10:00:00+09:00" or "10:00:00 Asia/Tokyo", but
+        as 10:00, dropping the zone: a time followed by a sign or a letter is read as a
+        timestamptz instead, and converted to UTC (not to the session's time zone).
+    -#}
+    {%- set trimmed = 'trim(' ~ text ~ ')' -%}
     case
-        when {{ adscore.try_cast(text, 'timestamp') }} is not null then {{ adscore.try_cast(text, 'timestamp') }}
-        else {{ adscore.try_cast("replace(trim(" ~ text ~ "), 'Z', '')", 'timestamp') }}
+        when {{ text }} like '%Z' and {{ text }} >= '0' and {{ text }} < ':'
+            then try_cast({{ text }} as timestamp)
+        when not ({{ trimmed }} >= '0' and {{ trimmed }} < ':') then null
+        when regexp_matches({{ trimmed }}, '\d:\d\d(:\d\d(\.\d*)?)?\s*[A-Za-z+-]')
+            then timezone('UTC', try_cast({{ trimmed }} as timestamptz))
+        else try_cast({{ trimmed }} as timestamp)
     end
 {%- endmacro %}
 
