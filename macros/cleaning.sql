@@ -12,12 +12,36 @@
 {% macro parse_number(text, data_type='decimal(18, 6)') -%}
     {#-
         "1,234.56", "$1,234.56", "1,234.56 USD", " 12 " -> 1234.56; anything else -> NULL.
-        Plain numbers take the fast path; only the rest are stripped of formatting.
+        Plain numbers take the fast path; only the rest are stripped of formatting.  A
+        floating-point type reads "nan", "inf" and "infinity" too: those are not numbers
+        (NULL), or NaN (above every number in DuckDB's order) would pass range tests.
     -#}
+    {%- set fast = adscore.try_cast(text, data_type) -%}
+    {%- set stripped = adscore.try_cast(adscore.strip_number_formatting(text), data_type) -%}
+    {%- if data_type | lower in ['double', 'float', 'real', 'float4', 'float8', 'double precision'] %}
     case
-        when {{ adscore.try_cast(text, data_type) }} is not null then {{ adscore.try_cast(text, data_type) }}
-        else {{ adscore.try_cast(adscore.strip_number_formatting(text), data_type) }}
+        when {{ adscore.is_finite(fast) }} then {{ fast }}
+        when {{ adscore.is_finite(stripped) }} then {{ stripped }}
     end
+    {%- else %}
+    case
+        when {{ fast }} is not null then {{ fast }}
+        else {{ stripped }}
+    end
+    {%- endif %}
+{%- endmacro %}
+
+{% macro is_finite(expression) -%}
+    {#- True for a finite floating-point number; false for NaN and infinities; NULL for NULL. -#}
+    {{- return(adapter.dispatch('is_finite', 'adscore')(expression)) -}}
+{%- endmacro %}
+
+{% macro default__is_finite(expression) -%}
+    ({{ expression }} between -1.7976931348623157e308 and 1.7976931348623157e308)
+{%- endmacro %}
+
+{% macro duckdb__is_finite(expression) -%}
+    isfinite({{ expression }})
 {%- endmacro %}
 
 {% macro parse_integer(text) -%}
