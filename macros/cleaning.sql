@@ -45,11 +45,42 @@
 {%- endmacro %}
 
 {% macro parse_integer(text) -%}
-    {{ adscore.parse_number(text, 'bigint') }}
+    {#-
+        A whole number, as parse_number reads it, without a decimal point: "12.7" is not
+        rounded to 13, nor "1.234" (1,234 written European-style?) read as 1: both -> NULL.
+    -#}
+    {%- set no_point = dbt.position("'.'", text) ~ ' = 0' -%}
+    case
+        when {{ adscore.try_cast(text, 'bigint') }} is not null
+            then case when {{ no_point }} then {{ adscore.try_cast(text, 'bigint') }} end
+        when {{ no_point }} then {{ adscore.try_cast(adscore.strip_number_formatting(text), 'bigint') }}
+    end
 {%- endmacro %}
 
 {% macro strip_number_formatting(text) -%}
-    nullif(trim(replace(replace(replace({{ text }}, '$', ''), 'USD', ''), ',', '')), '')
+    {#-
+        The text of a number written in a documented format, without the formatting: a minus,
+        a "$", digits with thousands separators in groups of three ("1,234,567"), a decimal
+        point, a "USD", spaces around.  NULL for any other text, so that a European-style or
+        ambiguous number ("3.405,64", "4,83", "1,23,456") is not read as another one.
+    -#}
+    case
+        when {{ adscore.regexp_full_match(text, '\\s*-?\\$?(\\d{1,3}(,\\d{3})+|\\d+)(\\.\\d+)?\\s*(USD)?\\s*') }}
+            then trim(replace(replace(replace({{ text }}, '$', ''), 'USD', ''), ',', ''))
+    end
+{%- endmacro %}
+
+{% macro regexp_full_match(text, pattern) -%}
+    {#- Whether the whole of `text` matches the regular expression `pattern` (RE2 syntax). -#}
+    {{- return(adapter.dispatch('regexp_full_match', 'adscore')(text, pattern)) -}}
+{%- endmacro %}
+
+{% macro default__regexp_full_match(text, pattern) -%}
+    {{ exceptions.raise_compiler_error("regexp_full_match has no implementation for " ~ target.type) }}
+{%- endmacro %}
+
+{% macro duckdb__regexp_full_match(text, pattern) -%}
+    regexp_full_match({{ text }}, '{{ pattern }}')
 {%- endmacro %}
 
 {% macro parse_date(text) -%}
