@@ -92,15 +92,29 @@
 {%- endmacro %}
 
 {% macro duckdb__parse_date(text) -%}
-    {#- ISO (with or without a time) on the fast path; then US m/d/Y, Y/m/d and "1 Aug 2026". -#}
-    case
-        when try_cast({{ text }} as date) is not null then try_cast({{ text }} as date)
-        else cast(coalesce(
-            try_strptime(trim({{ text }}), '%Y-%m-%d %H:%M:%S'),
-            try_strptime(trim({{ text }}), '%m/%d/%Y'),
-            try_strptime(trim({{ text }}), '%Y/%m/%d'),
-            try_strptime(trim({{ text }}), '%d %b %Y')
+    {#-
+        ISO (with or without a time) on the fast path; then, trimmed, US m/d/Y, Y/m/d and
+        "1 Aug 2026".  The year has four digits (1000-9999): "09/20/26" or "26-08-01" is not
+        year 26, nor "12026-08-01" a date; and a date starts with a digit, so that the special
+        values "epoch" and "infinity" are not read as 1970-01-01 or 9999-12-31.
+    -#}
+    {%- set trimmed = 'trim(' ~ text ~ ')' -%}
+    {%- set formatted -%}
+        cast(coalesce(
+            try_cast({{ trimmed }} as date),
+            try_strptime({{ trimmed }}, '%Y-%m-%d %H:%M:%S'),
+            try_strptime({{ trimmed }}, '%m/%d/%Y'),
+            try_strptime({{ trimmed }}, '%Y/%m/%d'),
+            try_strptime({{ trimmed }}, '%d %b %Y')
         ) as date)
+    {%- endset -%}
+    case
+        when
+            try_cast({{ text }} as date) between date '1000-01-01' and date '9999-12-31'
+            and {{ text }} >= '0' and {{ text }} < ':'
+            then try_cast({{ text }} as date)
+        when not ({{ trimmed }} >= '0' and {{ trimmed }} < ':') then null
+        when {{ formatted }} between date '1000-01-01' and date '9999-12-31' then {{ formatted }}
     end
 {%- endmacro %}
 
