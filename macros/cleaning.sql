@@ -273,3 +273,13 @@
     -#}
     abs({{ log_cpm }} - {{ median_log_cpm }}) > {{ var('outlier_max_robust_z') }} * {{ robust_sd_log_cpm }}
 {%- endmacro %}
+
+{% macro is_after_extraction(performance_date, extracted_at) -%}
+    {#-
+        A row reporting a day that had not begun anywhere when it was extracted: more than one
+        day after the (UTC) date of its extraction (a typo'd year, a wrong column).  One day
+        after is allowed: in a time zone ahead of UTC (up to +14:00) that day may have begun.
+        NULL (the rule does not apply) without an extraction time.
+    -#}
+    {{ performance_date }} > cast({{ extracted_at }} as date) + 1
+{%- endmacro %}

@@ -7,6 +7,8 @@
         malformed_line         a JSON-lines record that is not valid JSON
         missing_key            no ad id or no parseable date
         unparseable_value      a value present but not a number/date (parse_errors names it)
+        date_after_extraction  a day more than one day after the (UTC) date it was extracted
+                               (macro is_after_extraction)
         missing_metric         spend, impressions or clicks empty
         negative_value         negative spend, impressions, clicks, conversions or value
         clicks_gt_impressions  more clicks than impressions
@@ -90,6 +92,8 @@ checked as (
             when parse_errors = 'json' then 'malformed_line'
             when ad_id is null or performance_date is null then 'missing_key'
             when parse_errors is not null then 'unparseable_value'
+            when {{ adscore.is_after_extraction('performance_date', 'extracted_at') }}
+                then 'date_after_extraction'
             when spend is null or impressions is null or clicks is null then 'missing_metric'
             when spend < 0 or impressions < 0 or clicks < 0 or conversions < 0 or conversion_value < 0
                 then 'negative_value'

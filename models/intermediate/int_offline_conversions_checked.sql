@@ -41,6 +41,8 @@ checked as (
         case
             when ad_id is null or performance_date is null then 'missing_key'
             when parse_errors is not null then 'unparseable_value'
+            when {{ adscore.is_after_extraction('performance_date', 'received_at') }}
+                then 'date_after_extraction'
             when offline_conversions < 0 or offline_conversion_value < 0 or likes < 0
                 or comments < 0 or shares < 0 then 'negative_value'
         end as rejection_reason
