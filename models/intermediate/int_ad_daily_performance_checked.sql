@@ -5,8 +5,11 @@
                     re-deliveries exist); int_ad_daily_performance_superseded refers to it.
     rule_violation  the first row-level rule the row breaks (null when it passes them all):
         malformed_line         a JSON-lines record that is not valid JSON
-        missing_key            no ad id or no parseable date
+        missing_key            no ad id, no parseable date (Meta: date_start or date_stop) or
+                               no publisher platform (Meta rows are per platform)
         unparseable_value      a value present but not a number/date (parse_errors names it)
+        multi_day_row          a Meta row whose date_stop is not its date_start: not one day's
+                               delivery
         date_after_extraction  a day more than one day after the (UTC) date it was extracted
                                (macro is_after_extraction)
         missing_metric         spend, impressions or clicks empty
@@ -68,6 +71,7 @@ unioned as (
             conversions,
             conversion_value,
             performance_date,
+            performance_end_date,
             extracted_at
         from {{ ref(load.staging) }}
         {% if is_incremental() %}where {{ adscore.raw_files_to_parse(plan) }}{% endif %}
@@ -90,8 +94,12 @@ checked as (
         *,
         case
             when parse_errors = 'json' then 'malformed_line'
-            when ad_id is null or performance_date is null then 'missing_key'
+            when
+                ad_id is null or performance_date is null or performance_end_date is null
+                or platform is null
+                then 'missing_key'
             when parse_errors is not null then 'unparseable_value'
+            when performance_end_date <> performance_date then 'multi_day_row'
             when {{ adscore.is_after_extraction('performance_date', 'extracted_at') }}
                 then 'date_after_extraction'
             when spend is null or impressions is null or clicks is null then 'missing_metric'

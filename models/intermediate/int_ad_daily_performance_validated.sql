@@ -65,6 +65,7 @@ final as (
         / nullif(baselines.robust_sd_log_cpm, 0) as cpm_robust_z,
         superseded.row_key is not null as is_superseded,
         checked.performance_date,
+        checked.performance_end_date,
         checked.extracted_at
 
     from checked

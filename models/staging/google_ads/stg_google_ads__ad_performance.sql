@@ -90,6 +90,8 @@ final as (
         conversions,
         cast(conversion_value as decimal(18, 6)) as conversion_value,
         performance_date,
+        -- One row, one day (Meta's rows carry a date range).
+        performance_date as performance_end_date,
         extracted_at
 
     from checked

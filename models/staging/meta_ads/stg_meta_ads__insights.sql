@@ -5,6 +5,7 @@
     'actions': ['actions_json', 'conversions'],
     'action_values': ['action_values_json', 'conversion_value'],
     'date_start': ['performance_date_text', 'performance_date'],
+    'date_stop': ['performance_end_date_text', 'performance_end_date'],
     'extracted_at': ['extracted_at_text', 'extracted_at'],
 } -%}
 
@@ -26,7 +27,7 @@ renamed as (
         nullif(trim(adset_id), '') as native_ad_set_id,
         nullif(trim(campaign_id), '') as native_campaign_id,
         nullif(trim(account_id), '') as native_account_id,
-        lower(trim(publisher_platform)) as platform,
+        nullif(lower(trim(publisher_platform)), '') as platform,
         upper(trim(account_currency)) as currency_code,
         impressions as impressions_text,
         clicks as clicks_text,
@@ -34,6 +35,7 @@ renamed as (
         actions as actions_json,
         action_values as action_values_json,
         date_start as performance_date_text,
+        date_stop as performance_end_date_text,
         extracted_at as extracted_at_text
 
     from source
@@ -64,6 +66,7 @@ parsed as (
         {{ adscore.meta_action_total('purchase_counts') }} as conversions,
         {{ adscore.meta_action_total('purchase_values') }} as conversion_value,
         {{ adscore.parse_date('performance_date_text') }} as performance_date,
+        {{ adscore.parse_date('performance_end_date_text') }} as performance_end_date,
         {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
 
     from purchases
@@ -101,6 +104,7 @@ final as (
         cast(conversions as double) as conversions,
         cast(conversion_value as decimal(18, 6)) as conversion_value,
         performance_date,
+        performance_end_date,
         extracted_at
 
     from checked
