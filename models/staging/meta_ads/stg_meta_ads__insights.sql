@@ -64,7 +64,10 @@ parsed as (
         {{ adscore.parse_integer('clicks_text') }} as clicks,
         {{ adscore.parse_number('spend_text') }} as spend,
         {{ adscore.meta_action_total('purchase_counts') }} as conversions,
-        {{ adscore.meta_action_total('purchase_values') }} as conversion_value,
+        -- NULL (a parse error) when the sum does not fit the money type: no failed build.
+        {{ adscore.try_cast(
+            adscore.meta_action_total('purchase_values'), 'decimal(18, 6)'
+        ) }} as conversion_value,
         {{ adscore.parse_date('performance_date_text') }} as performance_date,
         {{ adscore.parse_date('performance_end_date_text') }} as performance_end_date,
         {{ adscore.parse_timestamp('extracted_at_text') }} as extracted_at
