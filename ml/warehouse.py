@@ -403,7 +403,13 @@ def ensure_ml_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, column, kind in MIGRATIONS:
         con.execute(f"alter table ml.{table} add column if not exists {column} {kind}")
     for table, column in RELAXED:
-        con.execute(f"alter table ml.{table} alter column {column} drop not null")
+        still_required = con.execute(
+            "select count(*) from information_schema.columns where table_schema = 'ml' "
+            "and table_name = ? and column_name = ? and is_nullable = 'NO'",
+            [table, column],
+        ).fetchall()[0][0]
+        if still_required:  # once per warehouse, not a catalog change in every transaction
+            con.execute(f"alter table ml.{table} alter column {column} drop not null")
 
 
 def _alias_version(con: duckdb.DuckDBPyConnection, model_name: str, alias: str) -> int | None:
