@@ -1,10 +1,13 @@
 {#-
     The usable delivery rows (no rule broken, CPM not an outlier) that a later extraction of
     the same source, ad, day and publisher platform replaces: re-exports supersede earlier
-    extractions; an unknown extraction time counts as the earliest; of identical
-    re-deliveries one is kept, which one being immaterial.  Only the rows' keys: the window
-    sorts these narrow columns of the repeated keys' rows, not whole rows, and
-    int_ad_daily_performance_validated joins the result back on row_key.
+    extractions; an unknown extraction time counts as the earliest.  Rows of the same key,
+    extraction time and file are ordered by the metrics the marts read (the larger spend,
+    impressions, clicks, conversions and value first), so the same exports always give the
+    same marts and content hashes, whichever row the window met first (row_key is random).
+    Of identical re-deliveries one is kept, which one being immaterial.  Only the rows' keys
+    and sort columns: the window sorts these narrow columns of the repeated keys' rows, not
+    whole rows, and int_ad_daily_performance_validated joins the result back on row_key.
 -#}
 with
 
@@ -29,7 +32,12 @@ usable as (
         checked.performance_date,
         checked.platform,
         checked.extracted_at,
-        checked.source_file
+        checked.source_file,
+        checked.spend,
+        checked.impressions,
+        checked.clicks,
+        checked.conversions,
+        checked.conversion_value
     from checked
     left join baselines on checked.platform = baselines.platform
     where
@@ -64,7 +72,14 @@ ranked as (
         usable.*,
         row_number() over (
             partition by usable.source_name, usable.ad_id, usable.performance_date, usable.platform
-            order by usable.extracted_at desc nulls last, usable.source_file desc
+            order by
+                usable.extracted_at desc nulls last,
+                usable.source_file desc,
+                usable.spend desc nulls last,
+                usable.impressions desc nulls last,
+                usable.clicks desc nulls last,
+                usable.conversions desc nulls last,
+                usable.conversion_value desc nulls last
         ) as extraction_rank
     from usable
     semi join repeated_keys

@@ -1,7 +1,10 @@
 {#-
     The usable first-party feed rows that a later delivery of the same ad-day replaces (an
-    unknown time counts as the earliest; of identical re-deliveries one is kept, which one
-    being immaterial).  Only the rows' keys; int_offline_conversions_validated joins them back.
+    unknown time counts as the earliest).  Rows of the same ad-day, time and file are ordered by
+    their content (the larger counts and value first), so the same exports always keep the same
+    row whatever order the window met them in (row_key is random); of identical re-deliveries
+    one is kept, which one being immaterial.  Only the rows' keys and the sort columns;
+    int_offline_conversions_validated joins them back.
 -#}
 with
 
@@ -12,7 +15,12 @@ usable as (
         ad_id,
         performance_date,
         received_at,
-        source_file
+        source_file,
+        offline_conversions,
+        offline_conversion_value,
+        likes,
+        comments,
+        shares
     from {{ ref('int_offline_conversions_checked') }}
     where rejection_reason is null
 
@@ -36,7 +44,14 @@ ranked as (
         usable.*,
         row_number() over (
             partition by usable.ad_id, usable.performance_date
-            order by usable.received_at desc nulls last, usable.source_file desc
+            order by
+                usable.received_at desc nulls last,
+                usable.source_file desc,
+                usable.offline_conversions desc nulls last,
+                usable.offline_conversion_value desc nulls last,
+                usable.likes desc nulls last,
+                usable.comments desc nulls last,
+                usable.shares desc nulls last
         ) as delivery_rank
     from usable
     semi join repeated_keys
