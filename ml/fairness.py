@@ -5,7 +5,10 @@ rate at the decision threshold (classification).  Per feature, the gaps between 
 with at least ``min_group_size`` rows: the demographic-parity difference (spread of mean
 predictions, or of positive rates) and, for classification, the equal-opportunity difference
 (spread of TPRs) or, for regression, the error gap (spread of RMSEs); each against its
-configured limit.  Later, promotion can require every check to pass.
+configured limit.  A TPR is a rate over the group's positives, so the equal-opportunity gap
+takes only the groups with at least ``min_group_size`` positives: a group of 60 rows with 3
+positives has a TPR of 0, 1/3, 2/3 or 1, and would fail any limit by chance.  Later,
+promotion can require every check to pass.
 """
 
 from __future__ import annotations
@@ -44,13 +47,14 @@ def fairness_rows(
             else:
                 flagged = pred[mask] >= (0.5 if threshold is None else threshold)
                 positives = y[mask] == 1
+                stats["n_positives"] = float(positives.sum())
                 stats["positive_rate"] = float(flagged.mean())
                 stats["true_positive_rate"] = (
                     float(flagged[positives].mean()) if positives.any() else float("nan")
                 )
             per_group[str(group)] = stats
             for metric, value in stats.items():
-                if metric != "n_rows":
+                if metric not in ("n_rows", "n_positives"):
                     rows.append(
                         {
                             "feature": feature,
@@ -79,7 +83,13 @@ def fairness_rows(
                 ("equal_opportunity_difference", "true_positive_rate", spec.max_opportunity_difference)
             )
         for name, metric, limit in checks:
-            values_ = [s[metric] for s in large.values() if not np.isnan(s[metric])]
+            # The TPR's own sample is the group's positives (see the module docstring).
+            members = {
+                g: s
+                for g, s in large.items()
+                if metric != "true_positive_rate" or s["n_positives"] >= spec.min_group_size
+            }
+            values_ = [s[metric] for s in members.values() if not np.isnan(s[metric])]
             gap = float(max(values_) - min(values_)) if len(values_) >= 2 else float("nan")
             rows.append(
                 {
@@ -87,7 +97,7 @@ def fairness_rows(
                     "group": "all",
                     "metric": name,
                     "value": gap,
-                    "n_rows": int(sum(s["n_rows"] for s in large.values())),
+                    "n_rows": int(sum(s["n_rows"] for s in members.values())),
                     "limit": limit,
                     "passes": bool(gap <= limit) if not np.isnan(gap) else None,
                 }

@@ -559,6 +559,28 @@ def test_fairness_gaps_and_limits() -> None:
     assert (small.group != "all").all()  # groups under min_group_size get no gap
 
 
+def test_equal_opportunity_gap_needs_enough_positives_per_group() -> None:
+    """A group with many rows but few positives has a TPR of a few possible values; it must
+    not decide the equal-opportunity gap (it would fail the limit by chance), while the
+    parity gap, a rate over all rows, still includes it."""
+    from ml.fairness import FairnessSpec, fairness_rows
+
+    rng = np.random.default_rng(3)
+    y = np.concatenate([rng.integers(0, 2, size=400), np.r_[np.ones(3), np.zeros(197)]])
+    group = np.array(["a"] * 200 + ["b"] * 200 + ["c"] * 200)
+    pred = np.where(y == 1, 0.8, 0.3)
+    pred[400:403] = 0.1  # group c's three positives are all missed: TPR 0 against 1
+    spec = FairnessSpec(("g",), 0.9, 0.3, 5.0, 30)
+    rows = fairness_rows("classification", y, pred, {"g": group}, spec, threshold=0.5)
+    gaps = rows[rows.group == "all"].set_index("metric")
+    assert gaps.loc["equal_opportunity_difference", "value"] == pytest.approx(0.0)
+    assert gaps.loc["equal_opportunity_difference", "passes"]
+    assert gaps.loc["equal_opportunity_difference", "n_rows"] == 400
+    assert gaps.loc["demographic_parity_difference", "n_rows"] == 600
+    per_group = rows[(rows.group == "c") & (rows.metric == "true_positive_rate")]
+    assert per_group.value.iloc[0] == pytest.approx(0.0)  # still reported per group
+
+
 @pytest.mark.parametrize("dtype", ["object", "str", "category"])
 def test_missing_segment_values_form_their_own_group(dtype: str) -> None:
     """pandas 3 keeps NaN through astype(str); those rows must still be a group, not crash
