@@ -170,7 +170,9 @@ def delivery(raw: Path) -> pd.DataFrame:
     rows = rows[~bad].copy()
     log_cpm = np.log(rows.spend.where(rows.spend > 0) * 1000 / rows.impressions.where(rows.impressions > 0))
     median = log_cpm.groupby(rows.platform).transform("median")
-    mad = (log_cpm - median).abs().groupby(rows.platform).transform("median") * 1.4826
+    deviation = (log_cpm - median).abs().groupby(rows.platform)
+    mad = deviation.transform("median") * 1.4826
+    mad = mad.where(mad > 0, deviation.transform("mean") * 1.2533)  # MAD 0: mean-deviation fallback
     rows = rows[~((log_cpm - median).abs() > 8 * mad)]
 
     # Deduplicate: the latest extraction of each ad, day and publisher platform.
