@@ -1,3 +1,10 @@
+{%- set parsed_fields = {
+    'age_min': ['age_min_text', 'age_min'],
+    'age_max': ['age_max_text', 'age_max'],
+    'estimated_audience_size': ['estimated_audience_size_text', 'estimated_audience_size'],
+    'updated_at': ['updated_at_text', 'updated_at'],
+} -%}
+
 {{ config(post_hook="{{ adscore.persist_csv_rejects('adops', 'ad_sets') }}") }}
 
 with
@@ -19,13 +26,59 @@ renamed as (
         lower(trim(gender)) as gender,
         upper(trim(geo)) as geo,
         coalesce(interests, '') as interests,
-        {{ adscore.parse_integer('age_min') }} as age_min,
-        {{ adscore.parse_integer('age_max') }} as age_max,
-        {{ adscore.parse_integer('estimated_audience_size') }} as estimated_audience_size,
-        {{ adscore.parse_timestamp('updated_at') }} as updated_at
+        age_min as age_min_text,
+        age_max as age_max_text,
+        estimated_audience_size as estimated_audience_size_text,
+        updated_at as updated_at_text
 
     from source
 
+),
+
+parsed as (
+
+    select
+        *,
+        {{ adscore.parse_integer('age_min_text') }} as age_min,
+        {{ adscore.parse_integer('age_max_text') }} as age_max,
+        {{ adscore.parse_integer('estimated_audience_size_text') }} as estimated_audience_size,
+        {{ adscore.parse_timestamp('updated_at_text') }} as updated_at
+
+    from renamed
+
+),
+
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
+final as (
+
+    select
+        source_file,
+        ad_set_id,
+        campaign_id,
+        platform,
+        audience_type,
+        gender,
+        geo,
+        interests,
+        age_min,
+        age_max,
+        estimated_audience_size,
+        updated_at,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values
+
+    from checked
+
 )
 
-select * from renamed
+select * from final

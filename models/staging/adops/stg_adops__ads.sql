@@ -1,3 +1,10 @@
+{%- set parsed_fields = {
+    'daily_budget': ['daily_budget_text', 'ad_daily_budget'],
+    'launch_date': ['launch_date_text', 'launch_date'],
+    'planned_end_date': ['planned_end_date_text', 'planned_end_date'],
+    'updated_at': ['updated_at_text', 'updated_at'],
+} -%}
+
 {{ config(post_hook="{{ adscore.persist_csv_rejects('adops', 'ads') }}") }}
 
 with
@@ -16,13 +23,56 @@ renamed as (
         lower(trim(source_platform)) || ':' || trim(ad_set_id) as ad_set_id,
         lower(trim(source_platform)) || ':' || trim(creative_id) as creative_id,
         lower(trim(format)) as ad_format,
-        {{ adscore.parse_number('daily_budget', 'decimal(18, 2)') }} as ad_daily_budget,
-        {{ adscore.parse_date('launch_date') }} as launch_date,
-        {{ adscore.parse_date('planned_end_date') }} as planned_end_date,
-        {{ adscore.parse_timestamp('updated_at') }} as updated_at
+        daily_budget as daily_budget_text,
+        launch_date as launch_date_text,
+        planned_end_date as planned_end_date_text,
+        updated_at as updated_at_text
 
     from source
 
+),
+
+parsed as (
+
+    select
+        *,
+        {{ adscore.parse_number('daily_budget_text', 'decimal(18, 2)') }} as ad_daily_budget,
+        {{ adscore.parse_date('launch_date_text') }} as launch_date,
+        {{ adscore.parse_date('planned_end_date_text') }} as planned_end_date,
+        {{ adscore.parse_timestamp('updated_at_text') }} as updated_at
+
+    from renamed
+
+),
+
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from parsed
+
+),
+
+final as (
+
+    select
+        source_file,
+        ad_id,
+        ad_set_id,
+        creative_id,
+        ad_format,
+        ad_daily_budget,
+        launch_date,
+        planned_end_date,
+        updated_at,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values
+
+    from checked
+
 )
 
-select * from renamed
+select * from final
