@@ -51,6 +51,21 @@ class FoldScores:
         return float(np.median(per_row)) * 1e6 if per_row else None
 
 
+@dataclass(frozen=True)
+class CommonRounds:
+    """Score every fold's booster at one number of rounds, chosen once all folds are fitted.
+
+    A booster that stops early on its validation fold and is scored at its best round there
+    has had that round chosen on the rows it is scored on: its CV score is optimistic, and
+    the refit (one number of rounds for all the rows) is a model no fold scored.  With this,
+    ``choose()`` (called after the last fold) returns the rounds the refit will train, and
+    each fold is predicted with its first that many rounds (``predict(model, X, rounds)``).
+    """
+
+    choose: Callable[[], int]
+    predict: Callable[[Any, np.ndarray, int], np.ndarray]
+
+
 def cross_validate(
     make_model: Callable[[], Any],
     X: np.ndarray,
@@ -60,15 +75,17 @@ def cross_validate(
     problem_type: str,
     clip: tuple[float, float] | None = None,
     fit: Callable[[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray], Any] | None = None,
+    rounds: CommonRounds | None = None,
 ) -> FoldScores:
     """Fit a fresh model per fold and score it on that fold's validation rows.
 
     ``fit(model, X_train, y_train, X_valid, y_valid)`` overrides the plain ``model.fit`` (the
-    tuner passes one that reports boosting rounds to Optuna for pruning).
+    tuner passes one that reports boosting rounds to Optuna for pruning); with ``rounds`` the
+    folds are scored after the last fit, at the common number of rounds (:class:`CommonRounds`).
     """
-    values, n_train, n_valid = [], [], []
-    fit_seconds, predict_seconds = [], []
-    oof = np.full(len(y), np.nan)
+    n_train, n_valid, fit_seconds = [], [], []
+    kept: list[Any] = []  # with `rounds`: the fold models, scored after the last fit
+    done: list[_FoldPrediction] = []
     for train_idx, valid_idx in folds:
         model = make_model()
         started = time.perf_counter()
@@ -76,17 +93,54 @@ def cross_validate(
             model.fit(X[train_idx], y[train_idx])
         else:
             fit(model, X[train_idx], y[train_idx], X[valid_idx], y[valid_idx])
-        fitted = time.perf_counter()
-        X_valid = X[valid_idx]
-        started_predict = time.perf_counter()
-        pred = predict(model, X_valid, problem_type, clip)
-        predict_seconds.append(time.perf_counter() - started_predict)
-        fit_seconds.append(fitted - started)
-        oof[valid_idx] = pred
-        values.append(score(metric, y[valid_idx], pred))
+        fit_seconds.append(time.perf_counter() - started)
         n_train.append(len(train_idx))
         n_valid.append(len(valid_idx))
+        if rounds is None:
+            done.append(_FoldPrediction.of(model, X[valid_idx], problem_type, clip))
+        else:
+            kept.append(model)
+    if rounds is not None:
+        n_rounds, at_rounds = rounds.choose(), rounds.predict
+
+        def first_rounds(model: Any, X_valid: np.ndarray) -> np.ndarray:
+            return at_rounds(model, X_valid, n_rounds)
+
+        done = [
+            _FoldPrediction.of(model, X[valid_idx], problem_type, clip, first_rounds)
+            for model, (_, valid_idx) in zip(kept, folds, strict=True)
+        ]
+    values, predict_seconds = [], []
+    oof = np.full(len(y), np.nan)
+    for fold, (_, valid_idx) in zip(done, folds, strict=True):
+        oof[valid_idx] = fold.pred
+        values.append(score(metric, y[valid_idx], fold.pred))
+        predict_seconds.append(fold.seconds)
     return FoldScores(metric, values, n_train, n_valid, oof, fit_seconds, predict_seconds)
+
+
+@dataclass(frozen=True)
+class _FoldPrediction:
+    pred: np.ndarray
+    seconds: float
+
+    @classmethod
+    def of(
+        cls,
+        model: Any,
+        X_valid: np.ndarray,
+        problem_type: str,
+        clip: tuple[float, float] | None,
+        raw: Callable[[Any, np.ndarray], np.ndarray] | None = None,
+    ) -> _FoldPrediction:
+        started = time.perf_counter()
+        if raw is None:
+            pred = predict(model, X_valid, problem_type, clip)
+        else:
+            pred = np.asarray(raw(model, X_valid), dtype=float)
+            if problem_type == "regression" and clip is not None:
+                pred = np.clip(pred, *clip)
+        return cls(pred, time.perf_counter() - started)
 
 
 def within_latency(selection: dict[str, FoldScores], limit_ms: float | None) -> dict[str, FoldScores]:

@@ -23,6 +23,8 @@ from ml.errors import ConfigError
 
 # on_round(iteration, validation_score) -> True to stop training (pruned)
 OnRound = Callable[[int, float], bool]
+# predict_rounds(model, X, problem_type, rounds) -> the first `rounds` rounds' scores
+PredictRounds = Callable[[Any, np.ndarray, str, int], np.ndarray]
 EARLY_STOPPING_ROUNDS = 50
 
 
@@ -37,10 +39,14 @@ class Candidate:
     save: Callable[[Any, Path], None]
     load: Callable[[Path, str], Any]
     # Boosters: train with a validation set, calling on_round after every round, stopping
-    # early; returns the best number of rounds.  None for models without rounds.
+    # early (keeping every round trained); returns the best number of rounds.  And predict
+    # with the first n rounds only (the regression value or P(class 1)), so that every fold
+    # of a trial is scored at the one number of rounds the refit trains.  None for models
+    # without rounds.
     fit_rounds: Callable[[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, OnRound], int] | None = (
         None
     )
+    predict_rounds: PredictRounds | None = None
     rounds_param: str | None = None
     max_rounds: int = 0
     # Boosters: total gain per feature, and per-row contributions (native SHAP values, one
@@ -98,6 +104,12 @@ def _fit_xgboost(
     best = getattr(model, "best_iteration", None)
     model.set_params(callbacks=None, early_stopping_rounds=None)
     return int(best) + 1 if best is not None else int(model.get_params()["n_estimators"])
+
+
+def _predict_rounds_xgboost(model: Any, X: np.ndarray, problem_type: str, rounds: int) -> np.ndarray:
+    if problem_type == "regression":
+        return np.asarray(model.predict(X, iteration_range=(0, rounds)), dtype=float)
+    return np.asarray(model.predict_proba(X, iteration_range=(0, rounds)))[:, 1]
 
 
 def _suggest_xgboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
@@ -199,29 +211,39 @@ def _fit_lightgbm(
     problem_type: str,
     on_round: OnRound,
 ) -> int:
-    import lightgbm as lgb
+    from lightgbm.callback import EarlyStopException
 
     class PrunedError(Exception):
         pass
 
+    # Early stopping here rather than lgb.early_stopping: LightGBM keeps only the trees up to
+    # the best iteration it was told, and the trial scores every fold at its common number of
+    # rounds (possibly past this fold's best), so it is told the last iteration trained.
+    best = {"loss": np.inf, "rounds": 0}
+
     def report(env: Any) -> None:
-        if env.evaluation_result_list and on_round(env.iteration, float(env.evaluation_result_list[0][2])):
+        if not env.evaluation_result_list:
+            return
+        loss = float(env.evaluation_result_list[0][2])
+        if on_round(env.iteration, loss):
             raise PrunedError
+        if loss < best["loss"]:
+            best.update(loss=loss, rounds=env.iteration + 1)
+        elif env.iteration + 1 - best["rounds"] >= EARLY_STOPPING_ROUNDS:
+            raise EarlyStopException(env.iteration, env.evaluation_result_list)
 
     metric = "l2" if problem_type == "regression" else "binary_logloss"
     try:
-        model.fit(
-            X,
-            y,
-            eval_X=(Xv,),
-            eval_y=(yv,),
-            eval_metric=metric,
-            callbacks=[report, lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
-        )
+        model.fit(X, y, eval_X=(Xv,), eval_y=(yv,), eval_metric=metric, callbacks=[report])
     except PrunedError:
         return 0
-    best = getattr(model, "best_iteration_", None)
-    return int(best) if best else int(model.get_params()["n_estimators"])
+    return int(best["rounds"]) or int(model.get_params()["n_estimators"])
+
+
+def _predict_rounds_lightgbm(model: Any, X: np.ndarray, problem_type: str, rounds: int) -> np.ndarray:
+    if problem_type == "regression":
+        return np.asarray(model.predict(X, num_iteration=rounds), dtype=float)
+    return np.asarray(model.predict_proba(X, num_iteration=rounds))[:, 1]
 
 
 def _suggest_lightgbm(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
@@ -373,11 +395,18 @@ def _fit_catboost(
         eval_set=(Xv, yv),
         early_stopping_rounds=EARLY_STOPPING_ROUNDS,
         callbacks=[Report()],
-        use_best_model=True,
+        use_best_model=False,  # keep every tree: the trial scores all folds at one round count
     )
     if pruned["flag"]:
         return 0
-    return int(model.get_best_iteration() or model.tree_count_ - 1) + 1
+    best = model.get_best_iteration()
+    return int(best if best is not None else model.tree_count_ - 1) + 1
+
+
+def _predict_rounds_catboost(model: Any, X: np.ndarray, problem_type: str, rounds: int) -> np.ndarray:
+    if problem_type == "regression":
+        return np.asarray(model.predict(X, ntree_end=rounds), dtype=float)
+    return np.asarray(model.predict_proba(X, ntree_end=rounds))[:, 1]
 
 
 def _suggest_catboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
@@ -497,6 +526,7 @@ CANDIDATES: dict[str, Candidate] = {
         save=_save_xgboost,
         load=_load_xgboost,
         fit_rounds=_fit_xgboost,
+        predict_rounds=_predict_rounds_xgboost,
         rounds_param="n_estimators",
         max_rounds=800,
         gain=_gain_xgboost,
@@ -522,6 +552,7 @@ CANDIDATES: dict[str, Candidate] = {
         save=_save_lightgbm,
         load=_load_lightgbm,
         fit_rounds=_fit_lightgbm,
+        predict_rounds=_predict_rounds_lightgbm,
         rounds_param="n_estimators",
         max_rounds=800,
         gain=_gain_lightgbm,
@@ -538,6 +569,7 @@ CANDIDATES: dict[str, Candidate] = {
         save=_save_catboost,
         load=_load_catboost,
         fit_rounds=_fit_catboost,
+        predict_rounds=_predict_rounds_catboost,
         rounds_param="iterations",
         max_rounds=800,
         gain=_gain_catboost,

@@ -5,7 +5,10 @@ candidate's small grid).  Pruners: ``hyperband``, ``median`` or ``none``; for bo
 act on boosting rounds: every round's validation score is reported to the trial (step =
 fold x max_rounds + round), so a poor trial stops in the middle of a fold, not only between
 folds.  Boosters also stop early (no improvement in 50 rounds); the trial's number of
-rounds for the refit is the mean of the folds' best rounds.  Studies are stored (SQLite by
+rounds is then the one with the best mean validation loss over the folds (as xgboost.cv
+does), every fold is scored with its first that many rounds, and the refit trains exactly
+that many: the CV score is the score of the configuration that is refit, not of each
+fold's own best round (chosen on the rows it is scored on).  Studies are stored (SQLite by
 default) so they can be resumed and inspected with optuna-dashboard.
 """
 
@@ -22,7 +25,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from ml.cv import FoldScores, cross_validate
+from ml.cv import CommonRounds, FoldScores, cross_validate
 from ml.errors import ConfigError
 from ml.evaluation import lower_is_better
 from ml.models import Candidate
@@ -136,9 +139,15 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = _grid_params(candidate, trial) if search == "grid" else candidate.suggest(trial)
-        best_rounds: list[int] = []
+        curves: list[list[float]] = []  # each fold's validation loss per round
+        chosen: dict[str, int] = {}
         fit = None
-        if candidate.fit_rounds is not None and candidate.rounds_param is not None:
+        common: CommonRounds | None = None
+        if (
+            candidate.fit_rounds is not None
+            and candidate.rounds_param is not None
+            and candidate.predict_rounds is not None
+        ):
             params[candidate.rounds_param] = max_rounds
             fold_index = {"i": 0}
 
@@ -148,9 +157,11 @@ def tune(
                 # The pruner's answer is remembered, not asked for again: Hyperband records a
                 # trial at a rung when it answers, so a second should_prune() says "keep".
                 fold: dict[str, Any] = {"pruned": False, "best": None, "last": -1}
+                curve: list[float] = []
 
                 def on_round(iteration: int, value: float) -> bool:
                     rounds_used["total"] += 1
+                    curve.append(value)
                     # Boosters report a loss (rmse, logloss): flip it when the study maximises.
                     reported = -value if maximize else value
                     trial.report(reported, offset + iteration)
@@ -170,7 +181,19 @@ def tune(
                     trial.report(fold["best"], offset + max_rounds - 1)
                     if trial.should_prune():
                         raise optuna.TrialPruned()
-                best_rounds.append(rounds)
+                curves.append(curve)
+
+            def choose() -> int:
+                # The round with the best mean loss over the folds, among the rounds every
+                # fold trained (a fold stops 50 rounds after its own best).
+                shortest = min(len(c) for c in curves)
+                mean_loss = np.mean([c[:shortest] for c in curves], axis=0)
+                chosen["rounds"] = int(np.argmin(mean_loss)) + 1
+                return chosen["rounds"]
+
+            problem = problem_type
+            predict_rounds = candidate.predict_rounds
+            common = CommonRounds(choose, lambda model, Xv, n: predict_rounds(model, Xv, problem, n))
 
         result = cross_validate(
             lambda: candidate.make(problem_type, params, seed, n_jobs),
@@ -181,9 +204,10 @@ def tune(
             problem_type,
             clip,
             fit=fit,
+            rounds=common,
         )
-        if best_rounds and candidate.rounds_param is not None:
-            trial.set_user_attr("best_rounds", round(float(np.mean(best_rounds))))
+        if "rounds" in chosen:
+            trial.set_user_attr("best_rounds", chosen["rounds"])
         trial.set_user_attr("fold_scores", result.values)
         scores[trial.number] = result
         return result.mean

@@ -450,6 +450,60 @@ def test_a_trial_the_pruner_stops_is_pruned_where_it_said_so(
     assert set(states[states == "PRUNED"].index) == set(said_prune)
 
 
+@pytest.mark.parametrize(
+    ("name", "problem_type", "metric"),
+    [
+        ("xgboost", "regression", "rmse"),
+        ("lightgbm", "regression", "rmse"),
+        ("catboost", "regression", "rmse"),
+        ("xgboost", "classification", "roc_auc"),
+    ],
+)
+def test_tuned_cv_scores_are_the_refit_configurations(name: str, problem_type: str, metric: str) -> None:
+    """Early stopping picks one number of rounds for the trial (best mean loss over the
+    folds), every fold is scored with that many, and the refit trains exactly that many: so
+    a fresh fit of the tuned parameters on each fold's training rows (no early stopping, no
+    validation rows) reproduces the recorded fold scores and out-of-fold predictions.  Each
+    fold used to be scored at its own best round, chosen on the rows it was scored on."""
+    from ml.cv import predict
+    from ml.evaluation import score
+    from ml.tuning import tune
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 5))
+    signal = X[:, 0] + 0.5 * X[:, 1] ** 2
+    noise = rng.normal(scale=2.0, size=600)
+    y = (signal + noise > 0.5).astype(float) if problem_type == "classification" else signal + noise
+    order = rng.permutation(600)
+    folds = [(np.setdiff1d(order, part), np.sort(part)) for part in np.array_split(order, 3)]
+    candidate = get_candidate(name)
+    result = tune(
+        candidate,
+        X,
+        y,
+        folds,
+        problem_type=problem_type,
+        metric=metric,
+        search="random",
+        pruner="none",
+        n_trials=2,
+        timeout=None,
+        seed=4,
+        n_jobs=1,
+        clip=None,
+        study_name=f"rounds-{name}",
+        storage=None,
+    )
+    rounds = result.best_params[candidate.rounds_param]
+    assert 1 <= rounds < candidate.max_rounds  # early stopping chose it
+    for (train_idx, valid_idx), recorded in zip(folds, result.best_scores.values, strict=True):
+        model = candidate.make(problem_type, result.best_params, 4, 1)
+        model.fit(X[train_idx], y[train_idx])
+        pred = predict(model, X[valid_idx], problem_type)
+        np.testing.assert_allclose(pred, result.best_scores.oof[valid_idx], rtol=1e-6, atol=1e-9)
+        assert score(metric, y[valid_idx], pred) == pytest.approx(recorded, rel=1e-9)
+
+
 # --- calibration, intervals, fairness ---------------------------------------------------
 
 
