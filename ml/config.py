@@ -336,6 +336,10 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         )
         if scoring.drift_min_rows < 1:
             raise r.fail("scoring.drift_min_rows", f"expected an integer >= 1, got {scoring.drift_min_rows}")
+        if scoring.explain_top_k < 1:
+            raise r.fail("scoring.explain_top_k", f"expected an integer >= 1, got {scoring.explain_top_k}")
+        if scoring.drift_threshold <= 0:
+            raise r.fail("scoring.drift_threshold", f"expected a number > 0, got {scoring.drift_threshold}")
     return TaskConfig(
         source, task, problem_type, data, tuple(features), training, fairness, promotion, scoring
     )

@@ -63,32 +63,56 @@ def permutation_importance(
     return pd.DataFrame(rows)
 
 
-def feature_bins(X: np.ndarray, feature_names: list[str]) -> dict[str, dict[str, list[float]]]:
-    """Per feature: inner bin edges (training deciles, unique) and the training share per bin.
+def feature_bins(X: np.ndarray, feature_names: list[str]) -> dict[str, dict[str, Any]]:
+    """Per feature: its point masses, the inner bin edges of the other values, the training
+    share per bin, and the number of training rows.
 
-    Missing values get their own bin (the last share)."""
+    A value holding at least 1/N_BINS of the training rows (a category code, a 0/1 flag, a
+    constant, the zeros of a count) is a bin of its own (``points``): with deciles alone it
+    shared a bin with its neighbours, so a shift from one category to another, or every flag
+    turning on, left the PSI at 0.  The other values are cut at their quantiles (``edges``,
+    unique); a value never seen in training falls in the interval bins, which stay empty for a
+    feature whose values are all point masses.  Missing values get the last bin."""
     out = {}
     for j, name in enumerate(feature_names):
         column = X[:, j]
         finite = column[np.isfinite(column)]
+        points = _point_masses(finite)
+        rest = finite[~np.isin(finite, points)]
+        n_rest_bins = max(2, N_BINS - len(points))
         edges = (
-            np.unique(np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1]))
-            if len(finite)
+            np.unique(np.quantile(rest, np.linspace(0, 1, n_rest_bins + 1)[1:-1]))
+            if len(rest)
             else np.empty(0)
         )
         out[name] = {
+            "points": [float(p) for p in points],
             "edges": [float(e) for e in edges],
-            "shares": _shares(column, np.asarray(edges, dtype=float)).tolist(),
+            "shares": _shares(column, points, edges).tolist(),
+            "n_rows": len(column),
         }
     return out
 
 
-def _shares(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _point_masses(finite: np.ndarray) -> np.ndarray:
+    if not len(finite):
+        return np.empty(0)
+    values, counts = np.unique(finite, return_counts=True)
+    return values[counts >= len(finite) / N_BINS]
+
+
+def _shares(column: np.ndarray, points: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Shares of: each point mass, each interval between the edges, missing values."""
     missing = ~np.isfinite(column)
-    counts = np.bincount(
-        np.searchsorted(edges, column[~missing], side="right"), minlength=len(edges) + 1
+    values = column[~missing]
+    at_point = np.isin(values, points)
+    counts = np.concatenate(
+        [
+            np.bincount(np.searchsorted(points, values[at_point]), minlength=len(points)),
+            np.bincount(np.searchsorted(edges, values[~at_point], side="right"), minlength=len(edges) + 1),
+            [missing.sum()],
+        ]
     ).astype(float)
-    counts = np.append(counts, float(missing.sum()))
     return counts / max(1.0, counts.sum())
 
 
@@ -98,29 +122,34 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def drift_rows(
-    bins: dict[str, dict[str, list[float]]],
+    bins: dict[str, dict[str, Any]],
     X: np.ndarray,
     feature_names: list[str],
     threshold: float,
     min_rows: int = 1,
 ) -> pd.DataFrame:
     """PSI of each feature of ``X`` against the training bins; ``is_drifted`` above threshold,
-    or missing (not judged) when ``X`` has fewer than ``min_rows`` rows: a small sample's bin
-    shares are mostly noise (PSI ~ (bins - 1) / rows under no drift)."""
-    judged = len(X) >= min_rows
+    or missing (not judged) when the comparison rests on fewer than ``min_rows`` effective
+    rows: under no drift PSI ~ (bins - 1) x (1 / training rows + 1 / scored rows), so a small
+    scored batch, or bins built from few training rows, give mostly noise.  The effective
+    rows are 1 / (1 / training rows + 1 / scored rows): ``min_rows`` scored rows against an
+    exact reference (bins of a manifest without its training row count count as exact)."""
     rows = []
     for j, name in enumerate(feature_names):
         spec = bins.get(name)
         if spec is None:
             continue
-        actual = _shares(X[:, j], np.asarray(spec["edges"], dtype=float))
+        points = np.asarray(spec.get("points", []), dtype=float)
+        actual = _shares(X[:, j], points, np.asarray(spec["edges"], dtype=float))
         value = psi(np.asarray(spec["shares"], dtype=float), actual)
+        reference = spec.get("n_rows")
+        effective = len(X) if not reference else 1.0 / (1.0 / reference + 1.0 / max(1, len(X)))
         rows.append(
             {
                 "feature": name,
                 "psi": value,
                 "threshold": threshold,
-                "is_drifted": (value > threshold) if judged else None,
+                "is_drifted": (value > threshold) if effective >= min_rows else None,
                 "n_rows": len(X),
             }
         )

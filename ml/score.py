@@ -39,6 +39,7 @@ from ml.models import get_candidate, set_inference_threads
 from ml.registry import load_version, resolve_version
 from ml.warehouse import (
     ML_TABLES,
+    ScoreBatch,
     connect,
     db_path,
     load_text_cache,
@@ -67,7 +68,7 @@ class ScoringSummary:
     version: int
     n_read: int
     n_scored: int
-    n_drifted: int
+    n_drifted: int | None  # None: drift not judged (too few rows)
     output: str
 
 
@@ -121,6 +122,45 @@ def score_task(
     n_threads: int | None = None,
 ) -> ScoringSummary:
     """Score one task's table with a registered version; nothing is written on any error."""
+    batch = prepare_task(config, warehouse, version, alias, all_rows, explain, artifacts, n_threads)
+    return _summaries(warehouse, [batch])[0]
+
+
+def _summaries(warehouse: Path, batches: list[ScoreBatch]) -> list[ScoringSummary]:
+    """Write the batches in one transaction; one summary per batch."""
+    step = time.perf_counter()
+    written = write_scores(warehouse, batches)
+    out = []
+    for batch, n in zip(batches, written, strict=True):
+        run = batch.run
+        log.info("%s: wrote %d scores to ml.%s", run["task"], n, run["output"])
+        out.append(
+            ScoringSummary(
+                run["scoring_id"],
+                run["task"],
+                run["model_name"],
+                run["model_version"],
+                run["n_rows_read"],
+                n,
+                run["n_features_drifted"],
+                run["output"],
+            )
+        )
+    log.info("wrote %d scoring run(s) in one transaction (%.1fs)", len(batches), time.perf_counter() - step)
+    return out
+
+
+def prepare_task(
+    config: TaskConfig,
+    warehouse: Path,
+    version: int | None = None,
+    alias: str | None = None,
+    all_rows: bool = False,
+    explain: bool = False,
+    artifacts: Path | None = None,
+    n_threads: int | None = None,
+) -> ScoreBatch:
+    """One task's scores, drift, explanations and scoring-run row, computed without writing."""
     if config.scoring is None:
         raise ConfigError(f"{config.source}: scoring: section missing (table and output)")
     sc = config.scoring
@@ -157,7 +197,7 @@ def score_task(
     scoring_id = uuid.uuid4().hex
     scored_at = _now()
     tables: dict[str, pd.DataFrame] = {}
-    n_drifted = 0
+    n_drifted: int | None = 0
     if len(frame):
         step = time.perf_counter()
         text_features = TextFeatureCache(load_text_cache(warehouse, cache_keys(model.pipeline)))
@@ -199,16 +239,17 @@ def score_task(
             sc.drift_threshold,
             sc.drift_min_rows,
         )
-        if len(drift) and len(sample) < sc.drift_min_rows:
+        if len(drift) and drift.is_drifted.isna().all():
             log.info(
-                "%s: drift not judged: %d rows scored, fewer than scoring.drift_min_rows (%d); "
-                "PSI recorded in ml.drift with is_drifted null",
+                "%s: drift not judged: %d rows scored against bins of the training rows, fewer "
+                "effective rows than scoring.drift_min_rows (%d); PSI recorded in ml.drift with "
+                "is_drifted null",
                 config.task,
                 len(sample),
                 sc.drift_min_rows,
             )
         if len(drift):
-            n_drifted = int(drift.is_drifted.fillna(False).sum())
+            n_drifted = None if drift.is_drifted.isna().all() else int(drift.is_drifted.fillna(False).sum())
             tables["drift"] = drift.assign(
                 scoring_id=scoring_id,
                 model_name=config.task,
@@ -229,7 +270,6 @@ def score_task(
                 )
             )
         log.info("%s: features and predictions (%.1fs)", config.task, time.perf_counter() - step)
-    step = time.perf_counter()
     run = {
         "scoring_id": scoring_id,
         "task": config.task,
@@ -244,13 +284,7 @@ def score_task(
         "output": sc.output,
     }
     assert set(tables) <= set(ML_TABLES)
-    written = write_scores(warehouse, run, tables, replace=all_rows, explanations=explanation_table)
-    log.info(
-        "%s: wrote %d scores to ml.%s (%.1fs)", config.task, written, sc.output, time.perf_counter() - step
-    )
-    return ScoringSummary(
-        scoring_id, config.task, config.task, model_version, len(frame), written, n_drifted, sc.output
-    )
+    return ScoreBatch(run, tables, replace=all_rows, explanations=explanation_table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                 load_version(
                     resolve_version(warehouse, config.task, args.version, args.alias), args.artifacts
                 )
-            for config in configs:
-                s = score_task(
+            # Every task is computed before anything is written, then all in one transaction.
+            batches = [
+                prepare_task(
                     config,
                     warehouse,
                     args.version,
@@ -290,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
                     args.artifacts,
                     args.n_jobs,
                 )
+                for config in configs
+            ]
+            for s in _summaries(warehouse, batches):
                 print(
                     f"ml.score: {s.task}: v{s.version} scored {s.n_scored} new of {s.n_read} rows read "
                     f"into ml.{s.output}; {s.n_drifted} feature(s) drifted "

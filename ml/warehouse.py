@@ -525,39 +525,52 @@ def record_promotion(path: Path, row: dict) -> None:
         _insert_frame(con, "promotions", pd.DataFrame([row]))
 
 
-def write_scores(
-    path: Path,
-    scoring_run: dict,
-    tables: dict[str, pd.DataFrame],
-    replace: bool,
-    explanations: str | None = None,
-) -> int:
-    """Write one scoring run in one transaction; rows already present (same keys) are kept
-    unless ``replace``.  Returns the number of score rows inserted or replaced.
+@dataclass(frozen=True)
+class ScoreBatch:
+    """One task's scoring run: its ml.scoring_runs row (with ``output``, the scores table)
+    and its tables.  With ``replace`` (every row rescored) existing rows of the same keys are
+    replaced, and the version's rows in the ``explanations`` table are removed first: they
+    explained the scores being replaced, and are written again only when this run explains."""
 
-    With ``replace`` (every row rescored), the version's rows in the ``explanations`` table
-    are removed first: they explained the scores being replaced, and are written again only
-    when this run explains."""
+    run: dict
+    tables: dict[str, pd.DataFrame]
+    replace: bool
+    explanations: str | None = None
+
+
+def write_scores(path: Path, batches: list[ScoreBatch]) -> list[int]:
+    """Write every batch in one transaction (all tasks of an ``ml.score`` or none); rows
+    already present (same keys) are kept unless the batch replaces.  Returns each batch's
+    number of score rows inserted or replaced."""
+    counts = []
     with transaction(path, "score") as con:
-        written = 0
-        if replace and explanations is not None:
-            con.execute(
-                f"delete from ml.{quote_identifier(explanations)} where model_name = ? and model_version = ?",
-                [scoring_run["model_name"], scoring_run["model_version"]],
-            )
-        for name, frame in tables.items():
-            if name not in ML_TABLES:
-                raise WarehouseError(f"unknown ml table {name!r}")
-            if not len(frame):
-                continue
-            before = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
-            keyed = "primary key" in ML_TABLES[name]
-            _insert_frame(con, name, frame, ("or replace" if replace else "or ignore") if keyed else "")
-            after = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
-            if name == scoring_run["output"]:
-                written = len(frame) if replace else after - before
-        run = {k: v for k, v in scoring_run.items() if k != "output"}
-        _insert_frame(con, "scoring_runs", pd.DataFrame([{**run, "n_rows_scored": written}]))
+        for batch in batches:
+            counts.append(_write_score_batch(con, batch))
+    return counts
+
+
+def _write_score_batch(con: duckdb.DuckDBPyConnection, batch: ScoreBatch) -> int:
+    scoring_run, replace = batch.run, batch.replace
+    written = 0
+    if replace and batch.explanations is not None:
+        table = quote_identifier(batch.explanations)
+        con.execute(
+            f"delete from ml.{table} where model_name = ? and model_version = ?",
+            [scoring_run["model_name"], scoring_run["model_version"]],
+        )
+    for name, frame in batch.tables.items():
+        if name not in ML_TABLES:
+            raise WarehouseError(f"unknown ml table {name!r}")
+        if not len(frame):
+            continue
+        before = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
+        keyed = "primary key" in ML_TABLES[name]
+        _insert_frame(con, name, frame, ("or replace" if replace else "or ignore") if keyed else "")
+        after = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
+        if name == scoring_run["output"]:
+            written = len(frame) if replace else after - before
+    run = {k: v for k, v in scoring_run.items() if k != "output"}
+    _insert_frame(con, "scoring_runs", pd.DataFrame([{**run, "n_rows_scored": written}]))
     return written
 
 

@@ -171,9 +171,18 @@ def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
     listing = wh.ml("registry", "list", "--task", "ad_score")
     assert listing.returncode == 0 and "champion" in listing.stdout and "rmse" in listing.stdout
 
+    # The champion (v2) scores, then v1 by version, later: the drift mart shows the champion's.
+    for args in ((), ("--version", "1")):
+        scored = wh.ml("score", "--task", "ad_score", *args)
+        assert scored.returncode == 0, scored.stderr[-3000:]
+
     # History of both versions in the monitoring marts.
     build = wh.dbt("build", "--select", "marts.monitoring")
     assert build.returncode == 0, build.stdout[-3000:]
+    drift = query(
+        wh, "select model_name, model_version, count(*) as n from marts.feature_drift_latest group by all"
+    )
+    assert drift[["model_name", "model_version"]].values.tolist() == [["ad_score", 2]] and drift.n[0] > 0
     champions = query(
         wh, "select champion_version, decision, is_current from marts.champion_history order by valid_from"
     )
@@ -211,6 +220,19 @@ def test_tampered_champion_artifact_stops_scoring_and_writes_nothing(trained, tm
     result = copy.ml("score")
     assert result.returncode == 6
     assert str(booster) in result.stderr and "does not match its manifest checksum" in result.stderr
+    assert counts(copy) == before
+
+
+def test_a_task_failing_after_another_was_scored_writes_nothing(trained, tmp_path: Path) -> None:
+    """`ml.score` (all tasks) computes every task before it writes: account_health (scored
+    first) used to be committed before ad_score failed on its table."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "half", wh.raw)
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute("alter table marts.ad_score_features drop column image_width")
+    before = counts(copy)
+    result = copy.ml("score")
+    assert result.returncode == 5 and "image_width" in result.stderr, result.stderr[-3000:]
     assert counts(copy) == before
 
 

@@ -144,8 +144,44 @@ def test_drift_is_not_judged_on_too_few_rows() -> None:
     held = drift_rows(bins, few, names, 0.2, min_rows=200)
     assert held.is_drifted.isna().all() and (held.psi == noisy.psi).all()
     assert int(held.is_drifted.fillna(False).sum()) == 0
-    enough = drift_rows(bins, rng.normal(size=(200, 3)), names, 0.2, min_rows=200)
+    enough = drift_rows(bins, rng.normal(size=(250, 3)), names, 0.2, min_rows=200)
     assert enough.is_drifted.notna().all() and not enough.is_drifted.any()
+    # Bins built from few training rows are noisy too: 138 reference rows against 330 scored
+    # rows is under 200 effective rows (1 / (1/138 + 1/330) = 97), so nothing is judged.
+    small = feature_bins(rng.normal(size=(138, 3)), names)
+    assert drift_rows(small, rng.normal(size=(330, 3)), names, 0.2, min_rows=200).is_drifted.isna().all()
+    # A manifest written before the bins kept their row count is judged on the scored rows.
+    legacy = {name: {k: v for k, v in spec.items() if k != "n_rows"} for name, spec in bins.items()}
+    assert drift_rows(legacy, few, names, 0.2, min_rows=20).is_drifted.notna().all()
+
+
+def test_psi_sees_shifts_between_categories_flags_and_constants() -> None:
+    """Values holding a tenth of the training rows are bins of their own: with deciles alone a
+    category code at 92%, a 5% flag or a constant shared one bin with their neighbours, and
+    moving every row to another category, turning every flag on or the constant up read PSI 0."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    code = rng.choice([0.0, 1.0, 2.0, 3.0, 4.0], p=[0.92, 0.02, 0.02, 0.02, 0.02], size=n)
+    flag = (rng.uniform(size=n) < 0.05).astype(float)
+    constant = np.full(n, 3.0)
+    counts = rng.poisson(0.3, size=n).astype(float)  # mostly zeros, a tail of small counts
+    train = np.column_stack([code, flag, constant, counts, rng.normal(size=n)])
+    names = ["code", "flag", "constant", "counts", "x"]
+    bins = feature_bins(train, names)
+    same = drift_rows(bins, train, names, 0.2, min_rows=200)
+    assert same.psi.max() < 1e-9 and not same.is_drifted.any()
+    moved = train.copy()
+    moved[:, 0] = 3.0  # every ad in one rare category
+    moved[:, 1] = 1.0  # every flag on
+    moved[:, 2] = 7.0  # the constant moves up
+    moved[:, 3] = np.where(moved[:, 3] == 0, 1.0, moved[:, 3])  # no zero counts any more
+    rows = drift_rows(bins, moved, names, 0.2, min_rows=200).set_index("feature")
+    assert rows.loc[["code", "flag", "constant", "counts"], "is_drifted"].all(), rows
+    assert rows.loc["x", "psi"] < 1e-9
+    # A category never seen in training lands in the interval bins, empty for an all-point feature.
+    unseen = train.copy()
+    unseen[:, 2] = 2.0
+    assert drift_rows(bins, unseen, names, 0.2).set_index("feature").loc["constant", "is_drifted"]
 
 
 def test_top_contributions_keep_each_rows_largest_by_magnitude() -> None:

@@ -115,9 +115,15 @@ def test_wrong_parameter_type_names_the_key() -> None:
             parse_config(raw, "conf.yml")
     raw = raw_config()
     assert parse_config(raw, "conf.yml").scoring.drift_min_rows == 200
-    raw["scoring"]["drift_min_rows"] = 0
-    with pytest.raises(ConfigError, match=r"conf.yml: scoring.drift_min_rows: expected an integer >= 1"):
-        parse_config(raw, "conf.yml")
+    for key, value, message in (
+        ("drift_min_rows", 0, "expected an integer >= 1, got 0"),
+        ("explain_top_k", -1, "expected an integer >= 1, got -1"),
+        ("drift_threshold", 0, "expected a number > 0, got 0"),
+    ):
+        raw = raw_config()
+        raw["scoring"][key] = value
+        with pytest.raises(ConfigError, match=re.escape(f"conf.yml: scoring.{key}: {message}")):
+            parse_config(raw, "conf.yml")
 
 
 def test_unknown_transformer_param_names_the_key() -> None:

@@ -1,5 +1,7 @@
--- Population stability index of every feature in each model's latest scoring run that
--- measured drift; is_drifted above the configured threshold flags retraining.
+-- Population stability index of every feature in the latest scoring run of each model's
+-- current champion that measured drift; is_drifted above the configured threshold flags
+-- retraining.  A challenger's runs (ml.score --alias challenger) and a former champion's are
+-- left out: they describe a model that is not serving.
 
 with
 
@@ -9,22 +11,43 @@ drift as (
 
 ),
 
+champions as (
+
+    select
+        model_name,
+        version
+    from {{ source('ml', 'model_aliases') }}
+    where alias = 'champion'
+
+),
+
+champion_drift as (
+
+    select drift.*
+    from drift
+    inner join champions
+        on drift.model_name = champions.model_name and drift.model_version = champions.version
+
+),
+
 latest_run as (
 
     select
         model_name,
         max(measured_at) as measured_at
-    from drift
+    from champion_drift
     group by model_name
 
 ),
 
 latest as (
 
-    select drift.*
-    from drift
+    select champion_drift.*
+    from champion_drift
     inner join latest_run
-        on drift.model_name = latest_run.model_name and drift.measured_at = latest_run.measured_at
+        on
+            champion_drift.model_name = latest_run.model_name
+            and champion_drift.measured_at = latest_run.measured_at
 
 )
 
