@@ -80,8 +80,8 @@ bench-quality: $(STAMP) ## Both tasks vs the oracles, FLAML at equal budget, hyp
 	$(BIN)/pip install --quiet --disable-pip-version-check flaml==2.7.0
 	$(BIN)/python bench/quality.py
 
-mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 (local store)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
+mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 ($MLFLOW_TRACKING_URI, else the local store)
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow/mlflow.db}" --host 127.0.0.1 --port 5000 --workers 1
 
 dbt-docs: $(STAMP) ## dbt docs on http://127.0.0.1:8080
 	$(BIN)/dbt docs generate && $(BIN)/dbt docs serve --host 127.0.0.1 --port 8080

@@ -131,7 +131,9 @@ def writer_lock(warehouse: Path, command: str, timeout: float | None = None) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.lock", description=__doc__.split("\n")[0])
     parser.add_argument("--duckdb", type=Path, help="warehouse file (default $DUCKDB_PATH)")
-    parser.add_argument("--timeout", type=float, help=f"seconds to wait (default ${TIMEOUT_ENV} or 60)")
+    parser.add_argument(
+        "--timeout", "--lock-timeout", type=float, help=f"seconds to wait (default ${TIMEOUT_ENV} or 60)"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run under the lock")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command

@@ -732,7 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", type=Path, help="task configuration file (one task only)")
     parser.add_argument("--duckdb", type=Path, help="warehouse file (default $DUCKDB_PATH)")
-    parser.add_argument("--artifacts", type=Path, help="artifact folder (default ./artifacts)")
+    parser.add_argument(
+        "--artifacts", type=Path, help="artifact folder (default $ADSCORE_ARTIFACTS_DIR or ./artifacts)"
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--n-trials", type=int)
     parser.add_argument(
