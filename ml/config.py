@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,9 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     sections = ("data", "features", "training", "fairness", "promotion", "scoring")
     r.only(doc, "", ("task", "problem_type", *sections))
     task = r.get(doc, "task", "", str)
+    # The task names the model in the registry and MLflow, and its artifact folder.
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", task):
+        raise r.fail("task", f"expected lower-case letters, digits and _ (a name, not a path), got {task!r}")
     problem_type = r.get(doc, "problem_type", "", str)
     if problem_type not in ("regression", "classification"):
         raise r.fail("problem_type", f"expected 'regression' or 'classification', got {problem_type!r}")

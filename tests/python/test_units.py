@@ -115,6 +115,11 @@ def test_wrong_parameter_type_names_the_key() -> None:
             parse_config(raw, "conf.yml")
     raw = raw_config()
     assert parse_config(raw, "conf.yml").scoring.drift_min_rows == 200
+    for task in ("../../etc", "ad score", "x' or '1'='1", "Ad"):
+        raw = raw_config()
+        raw["task"] = task
+        with pytest.raises(ConfigError, match=re.escape("conf.yml: task: expected lower-case letters")):
+            parse_config(raw, "conf.yml")
     for key, value, message in (
         ("drift_min_rows", 0, "expected an integer >= 1, got 0"),
         ("explain_top_k", -1, "expected an integer >= 1, got -1"),
