@@ -7,8 +7,10 @@
     build, run, seed or snapshot that selects a model or seed outside the monitoring marts
     records its start (on-run-start, committed before any node runs) and its end (on-run-end,
     which dbt runs after every node, failed ones included, but not when the process dies).
-    python -m ml.train and ml.score refuse to read a warehouse whose latest such invocation
-    has no end (ml/warehouse.py: require_finished_build), until a build completes.
+    python -m ml.train and ml.score refuse to read a warehouse where such an invocation has no
+    end and the invocations that ended after it did not rebuild everything it selected
+    (`selected_nodes`, the ids as JSON; ml/warehouse.py: require_finished_build): a small
+    `dbt seed` after a killed `dbt build` does not lift the block, a completed build does.
 
     `dbt retry` re-runs the failed and skipped nodes of the previous invocation with that
     invocation's command (flags.WHICH is e.g. 'build'), but its hooks see no selection; as it
@@ -21,8 +23,8 @@
     {{- return(execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot')) -}}
 {% endmacro %}
 
-{% macro build_writes_curated_tables() %}
-    {#- The number of selected models, seeds and snapshots outside marts.monitoring, for a command that writes tables. -#}
+{% macro curated_selection() %}
+    {#- The selected models, seeds and snapshots outside marts.monitoring (sorted ids), for a command that writes tables. -#}
     {%- set writes = [] -%}
     {%- if adscore.command_writes_tables() -%}
         {%- for unique_id in selected_resources -%}
@@ -32,7 +34,12 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
-    {{- return(writes | length) -}}
+    {{- return(writes | sort) -}}
+{% endmacro %}
+
+{% macro build_writes_curated_tables() %}
+    {#- The number of selected models, seeds and snapshots outside marts.monitoring, for a command that writes tables. -#}
+    {{- return(adscore.curated_selection() | length) -}}
 {% endmacro %}
 
 {% macro is_retry() %}
@@ -45,7 +52,8 @@
 {% endmacro %}
 
 {% macro record_build_start() %}
-    {%- set n_selected = adscore.build_writes_curated_tables() -%}
+    {%- set selection = adscore.curated_selection() -%}
+    {%- set n_selected = selection | length -%}
     {%- set retry = adscore.is_retry() -%}
     {%- if n_selected > 0 or retry %}
         create schema if not exists audit;
@@ -59,11 +67,13 @@
         );
         {#- tables made before retries were recorded have n_selected not null #}
         alter table audit.dbt_builds alter column n_selected drop not null;
-        insert into audit.dbt_builds (invocation_id, command, n_selected, started_at)
+        alter table audit.dbt_builds add column if not exists selected_nodes varchar;
+        insert into audit.dbt_builds (invocation_id, command, n_selected, selected_nodes, started_at)
         values (
             '{{ invocation_id }}',
             '{{ "retry" if retry else flags.WHICH }}',
             {{ "null" if retry else n_selected }},
+            {{ "null" if retry else "'" ~ (tojson(selection) | replace("'", "''")) ~ "'" }},
             cast('{{ run_started_at }}' as timestamp)
         );
     {%- endif -%}

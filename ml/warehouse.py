@@ -9,6 +9,7 @@ parameters or registered DataFrames; identifiers are validated against a strict 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -279,21 +280,46 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 
 def require_finished_build(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Refuse the warehouse when the latest dbt invocation that writes the curated tables
-    started and never ended (macros/build_state.sql): it was killed half-way, so the marts
-    may mix two builds.  Passes when it ended, or before builds were recorded."""
-    if not table_columns(con, "audit.dbt_builds"):
+    """Refuse the warehouse while a dbt invocation that writes the curated tables started and
+    never ended (macros/build_state.sql: killed half-way, so the marts may mix two builds) and
+    the invocations that ended after it have not rebuilt everything it selected.  A small
+    `dbt seed` after a killed `dbt build` does not lift the block; a completed build does.
+
+    An invocation whose selection is unknown (a `dbt retry`, whose hooks see none; rows
+    recorded before selections were) is rebuilt by a later completed retry or by a completed
+    invocation selecting at least as many nodes as any recorded one.  Passes before builds
+    were recorded."""
+    columns = table_columns(con, "audit.dbt_builds")
+    if not columns:
         return
+    selected = "selected_nodes" if "selected_nodes" in columns else "cast(null as varchar)"
     rows = con.execute(
-        "select invocation_id, command, started_at from audit.dbt_builds "
-        "where finished_at is null and started_at = (select max(started_at) from audit.dbt_builds)"
+        f"select invocation_id, command, n_selected, {selected}, started_at, finished_at is not null "
+        "from audit.dbt_builds order by started_at desc, invocation_id"
     ).fetchall()
-    if rows:
-        invocation, command, started = rows[0]
+    most = max((r[2] for r in rows if r[2] is not None), default=0)
+    rebuilt: set[str] = set()  # nodes selected by invocations that ended after the one at hand
+    full_rebuild = retried = False
+    for invocation, command, n_selected, nodes_json, started, finished in rows:
+        nodes = set(json.loads(nodes_json)) if nodes_json else None
+        if finished:
+            rebuilt |= nodes or set()
+            full_rebuild |= n_selected is not None and n_selected >= most
+            retried |= command == "retry"
+            continue
+        if nodes is not None:
+            missing = sorted(nodes - rebuilt)
+            if not missing or full_rebuild:  # (a full build covers nodes renamed since)
+                continue
+            detail = f"{len(missing)} of its {len(nodes)} nodes not rebuilt since (e.g. {missing[0]})"
+        elif full_rebuild or (command == "retry" and retried):
+            continue
+        else:
+            detail = "no complete build since"
         raise WarehouseError(
-            f"{path}: the last `dbt {command}` (invocation {invocation}, started "
+            f"{path}: a `dbt {command}` (invocation {invocation}, started "
             f"{started:%Y-%m-%d %H:%M:%S} UTC) did not finish, so the warehouse may hold tables of "
-            "two builds: run `dbt build` again"
+            f"two builds ({detail}): run `dbt build` again"
         )
 
 

@@ -515,6 +515,62 @@ def test_tuned_cv_scores_are_the_refit_configurations(name: str, problem_type: s
         assert score(metric, y[valid_idx], pred) == pytest.approx(recorded, rel=1e-9)
 
 
+def test_a_killed_build_blocks_until_what_it_selected_is_rebuilt(tmp_path: Path) -> None:
+    """audit.dbt_builds: an invocation with no end blocks training and scoring until the
+    invocations that ended after it have rebuilt every node it selected (a `dbt seed` after a
+    killed `dbt build` used to lift the block: only the latest invocation was looked at)."""
+    import datetime as dt
+    import json
+
+    import duckdb
+
+    from ml.errors import WarehouseError
+    from ml.warehouse import require_finished_build
+
+    con = duckdb.connect()
+    con.execute(
+        "create schema audit; create table audit.dbt_builds (invocation_id varchar, command varchar, "
+        "n_selected integer, selected_nodes varchar, started_at timestamp, finished_at timestamp, "
+        "status varchar)"
+    )
+    start = dt.datetime(2026, 11, 27, 8)
+
+    def record(name: str, command: str, nodes: list[str] | None, finished: bool) -> None:
+        at = start + dt.timedelta(minutes=len(con.execute("select * from audit.dbt_builds").fetchall()))
+        con.execute(
+            "insert into audit.dbt_builds values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                name,
+                command,
+                None if nodes is None else len(nodes),
+                None if nodes is None else json.dumps(nodes),
+                at,
+                at + dt.timedelta(seconds=30) if finished else None,
+                "success" if finished else None,
+            ],
+        )
+
+    everything = ["model.a", "model.b", "seed.s"]
+    record("full", "build", everything, True)
+    require_finished_build(con, tmp_path)
+    record("killed", "build", everything, False)
+    with pytest.raises(WarehouseError, match="did not finish"):
+        require_finished_build(con, tmp_path)
+    record("seed", "seed", ["seed.s"], True)
+    with pytest.raises(WarehouseError, match=r"2 of its 3 nodes not rebuilt since \(e.g. model.a\)"):
+        require_finished_build(con, tmp_path)
+    record("part", "build", ["model.a", "model.b"], True)  # with the seed: all of it
+    require_finished_build(con, tmp_path)
+    record("killed retry", "retry", None, False)
+    with pytest.raises(WarehouseError, match="no complete build since"):
+        require_finished_build(con, tmp_path)
+    record("seed again", "seed", ["seed.s"], True)
+    with pytest.raises(WarehouseError, match="a `dbt retry`"):
+        require_finished_build(con, tmp_path)
+    record("retry", "retry", None, True)
+    require_finished_build(con, tmp_path)
+
+
 # --- calibration, intervals, fairness ---------------------------------------------------
 
 
