@@ -126,8 +126,13 @@ def snapshot_path(warehouse: Path) -> Path:
 
 
 def publish_snapshot(warehouse: Path) -> Path:
-    """Checkpoint the warehouse and copy it to the analysts' snapshot, atomically."""
+    """Checkpoint the warehouse and copy it to the analysts' snapshot, atomically.
+
+    Runs under the writer lock, so a temporary copy left by an earlier publish is from a
+    process that died mid-copy: removed first (each is a full copy of the warehouse)."""
     target = snapshot_path(warehouse)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with duckdb.connect(str(warehouse)) as con:

@@ -515,6 +515,25 @@ def test_tuned_cv_scores_are_the_refit_configurations(name: str, problem_type: s
         assert score(metric, y[valid_idx], pred) == pytest.approx(recorded, rel=1e-9)
 
 
+def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
+    import duckdb
+
+    from ml.pipeline import publish_snapshot
+
+    warehouse = tmp_path / "adscore.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table t as select 1 as x")
+    stale = tmp_path / ".adscore.snapshot.duckdb.12345.tmp"
+    stale.write_bytes(b"half a copy")
+    target = publish_snapshot(warehouse)
+    assert not stale.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "adscore.duckdb",
+        "adscore.snapshot.duckdb",
+    ]
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select x from t").fetchall() == [(1,)]
+
+
 def test_a_killed_build_blocks_until_what_it_selected_is_rebuilt(tmp_path: Path) -> None:
     """audit.dbt_builds: an invocation with no end blocks training and scoring until the
     invocations that ended after it have rebuilt every node it selected (a `dbt seed` after a
