@@ -22,9 +22,7 @@ def tracking_uri() -> str:
     return f"sqlite:///{(DEFAULT_DIR / 'mlflow.db').resolve()}"
 
 
-@contextmanager
-def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
-    """An MLflow run in ``experiment``; it ends FAILED if the block raises."""
+def _use_experiment(experiment: str) -> None:
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
@@ -36,8 +34,36 @@ def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[
             location = (Path(uri[len("sqlite:///") :]).parent / "artifacts").resolve().as_uri()
         mlflow.create_experiment(experiment, artifact_location=location)
     mlflow.set_experiment(experiment)
+
+
+@contextmanager
+def start_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
+    """An MLflow run in ``experiment``; it ends FAILED if the block raises."""
+    import mlflow
+
+    _use_experiment(experiment)
     with mlflow.start_run(run_name=run_name, tags=tags) as run:
         yield run
+
+
+def begin_run(experiment: str, run_name: str, tags: dict[str, str]) -> str:
+    """Start an MLflow run in ``experiment`` as the active run, left open until
+    :func:`end_run` (training ends it only once its results are committed); its id."""
+    import mlflow
+
+    _use_experiment(experiment)
+    return str(mlflow.start_run(run_name=run_name, tags=tags).info.run_id)
+
+
+def end_run(mlflow_run_id: str, status: str) -> None:
+    """End an MLflow run FINISHED, FAILED or KILLED (the active one, or any by id)."""
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == mlflow_run_id:
+        mlflow.end_run(status=status)
+    else:
+        mlflow.MlflowClient(tracking_uri=tracking_uri()).set_terminated(mlflow_run_id, status)
 
 
 def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Path | None) -> None:
@@ -48,6 +74,32 @@ def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Pat
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
     if artifact_dir is not None:
         mlflow.log_artifacts(str(artifact_dir), artifact_path="model")
+
+
+# How a warehouse run ended -> how its MLflow run should read.
+_MLFLOW_END = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+
+
+def close_runs_left_open(warehouse_status: dict[str, str]) -> list[str]:
+    """End the MLflow runs still RUNNING whose warehouse run has ended (``warehouse_status``:
+    adscore run id -> ``ml.runs.status``): a training killed before its MLflow run closed
+    left it RUNNING for good.  Interrupted runs end KILLED, failed ones FAILED, and a run that
+    committed but died before closing FINISHED.  Returns the MLflow run ids ended."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri())
+    experiments = [e.experiment_id for e in client.search_experiments() if e.name.startswith("adscore-")]
+    if not experiments:
+        return []
+    ended = []
+    for run in client.search_runs(
+        experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
+        status = _MLFLOW_END.get(warehouse_status.get(run.data.tags.get("adscore.run_id", ""), ""))
+        if status is not None:
+            client.set_terminated(run.info.run_id, status)
+            ended.append(run.info.run_id)
+    return ended
 
 
 def log_file(mlflow_run_id: str, path: Path, artifact_path: str) -> None:

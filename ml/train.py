@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ml import tracking
-from ml.artifacts import artifacts_root, reconcile_artifacts, save_artifact, stored_path
+from ml.artifacts import artifacts_root, reconcile_artifacts, resolve_artifact, save_artifact, stored_path
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
 from ml.config import TaskConfig, available_tasks, load_config, out_of_range, task_configs
 from ml.cv import FoldScores, cross_validate, predict, time_predictions, within_latency
@@ -65,10 +66,13 @@ from ml.validation import data_hash, validate_training_data
 from ml.warehouse import (
     db_path,
     end_run,
+    ended_run_status,
     last_succeeded_run,
     load_text_cache,
     mark_interrupted_runs,
     read_training_snapshot,
+    registered_versions,
+    set_run_tracking,
     start_run,
     unregistered_runs,
     write_run_results,
@@ -302,6 +306,7 @@ def train_task(
     )
     failpoint("train:after_running_row")
     scratch = contextlib.ExitStack()  # temporary folders, removed however the run ends
+    mlflow_run_id: str | None = None
     try:
         cv_rows: list[dict[str, Any]] = []
 
@@ -562,7 +567,6 @@ def train_task(
         )
         failpoint("train:after_artifact")
 
-        mlflow_run_id = None
         if track:
             tags = {
                 "adscore.run_id": run_id,
@@ -571,29 +575,32 @@ def train_task(
                 "adscore.git_sha": sha or "",
                 "adscore.learning_curve_verdict": reading.verdict,
             }
-            with tracking.start_run(f"adscore-{config.task}", run_id, tags) as mlrun:
-                mlflow_run_id = mlrun.info.run_id
-                flat = {
-                    f"{r.split}_{r.metric}"
-                    + ("" if r.segment == "overall" else "_" + r.segment.replace("=", "_")): r.value
-                    for r in metrics.itertuples()
-                }
-                flat["predict_ms_per_1000_rows"] = predict_ms
-                if np.isfinite(reading.valid_gain_last_doubling):
-                    flat["learning_curve_valid_gain"] = reading.valid_gain_last_doubling
-                params = {
-                    "estimator": winner.name,
-                    "seed": seed,
-                    "search": search,
-                    "pruner": pruner,
-                    "n_trials": n_trials,
-                    "config_hash": config.config_hash(),
-                    **{f"param_{k}": v for k, v in tuned.best_params.items()},
-                }
-                tracking.log_run(params, flat, artifact.manifest_path.parent)
-                tracking.log_datasets(
-                    warehouse, spec.table, snapshot_hash, spec.target, {"train": train, "test": test}
-                )
+            # The MLflow run stays open until the warehouse commit below: killed before it, the
+            # run reads RUNNING until the next training ends it KILLED (close_runs_left_open);
+            # its id is on the `running` row at once, so a killed run still names it.
+            mlflow_run_id = tracking.begin_run(f"adscore-{config.task}", run_id, tags)
+            set_run_tracking(warehouse, run_id, mlflow_run_id)
+            flat = {
+                f"{r.split}_{r.metric}"
+                + ("" if r.segment == "overall" else "_" + r.segment.replace("=", "_")): r.value
+                for r in metrics.itertuples()
+            }
+            flat["predict_ms_per_1000_rows"] = predict_ms
+            if np.isfinite(reading.valid_gain_last_doubling):
+                flat["learning_curve_valid_gain"] = reading.valid_gain_last_doubling
+            params = {
+                "estimator": winner.name,
+                "seed": seed,
+                "search": search,
+                "pruner": pruner,
+                "n_trials": n_trials,
+                "config_hash": config.config_hash(),
+                **{f"param_{k}": v for k, v in tuned.best_params.items()},
+            }
+            tracking.log_run(params, flat, artifact.manifest_path.parent)
+            tracking.log_datasets(
+                warehouse, spec.table, snapshot_hash, spec.target, {"train": train, "test": test}
+            )
 
         finished_at = _now()
         run_row = {
@@ -654,6 +661,8 @@ def train_task(
             promotion["reason"],
             artifact.manifest_path,
         )
+        if mlflow_run_id:
+            tracking.end_run(mlflow_run_id, "FINISHED")
         failpoint("train:after_commit")
         card = write_card(warehouse, model_name, version, artifacts)
         if track and mlflow_run_id:
@@ -676,9 +685,49 @@ def train_task(
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
         end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
+        if mlflow_run_id:
+            with contextlib.suppress(Exception):  # the warehouse row is the record that matters
+                tracking.end_run(mlflow_run_id, "KILLED" if status == "interrupted" else "FAILED")
         raise
     finally:
         scratch.close()
+
+
+def repair_after_crashes(warehouse: Path, artifacts: Path, track: bool) -> None:
+    """Under the writer lock, before training: finish what killed commands left undone.
+
+    Runs whose process is gone are marked interrupted and their artifact folders tidied; a
+    version committed by a training killed before its model card was written gets its card;
+    with tracking, MLflow runs left RUNNING by a killed training are ended (KILLED, FAILED, or
+    FINISHED for one that committed), and every model's MLflow registry mirror is synced
+    (a training or `ml.registry promote` killed after its commit left the aliases behind)."""
+    for run_id in mark_interrupted_runs(warehouse):
+        log.warning("run %s was left running by a process that is gone: marked interrupted", run_id)
+    for action in reconcile_artifacts(artifacts, unregistered_runs(warehouse)):
+        log.warning("%s", action)
+    versions = registered_versions(warehouse)
+    for row in versions.itertuples():
+        folder = resolve_artifact(row.artifact_path, artifacts).parent
+        if (folder / "manifest.json").is_file() and not (folder / "model_card.md").is_file():
+            card = write_card(warehouse, row.model_name, int(row.version), artifacts)
+            log.warning(
+                "%s v%d had no model card (killed after its commit): wrote %s",
+                row.model_name,
+                row.version,
+                card,
+            )
+            if track and row.mlflow_run_id:
+                with contextlib.suppress(Exception):
+                    tracking.log_file(row.mlflow_run_id, card, "model")
+    if not track:
+        return
+    try:
+        for mlflow_run in tracking.close_runs_left_open(ended_run_status(warehouse)):
+            log.warning("MLflow run %s was left running by a training that ended: closed", mlflow_run)
+    except Exception as exc:  # the mirror must never stop a training
+        log.warning("could not close MLflow runs left running (%s)", exc)
+    for model_name in sorted(set(versions.model_name)):
+        sync_mlflow(warehouse, model_name)
 
 
 def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Candidate]:
@@ -758,6 +807,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lock-timeout", type=float, help="seconds to wait for the warehouse lock")
     args = parser.parse_args(argv)
+    # SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C: the run is marked
+    # interrupted and its MLflow run KILLED, instead of both reading `running` for good.
+    with contextlib.suppress(ValueError):  # (only the main thread can set a handler)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     setup_logging()
 
     try:
@@ -785,14 +838,15 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _train_all(
     configs: list[TaskConfig], warehouse: Path, artifacts: Path, overrides: Overrides, track: bool
 ) -> int:
     """Under the writer lock: tidy after crashed runs, check every task, then train each."""
-    for run_id in mark_interrupted_runs(warehouse):
-        log.warning("run %s was left running by a process that is gone: marked interrupted", run_id)
-    for action in reconcile_artifacts(artifacts, unregistered_runs(warehouse)):
-        log.warning("%s", action)
+    repair_after_crashes(warehouse, artifacts, track)
     # Every task's configuration and data are checked before any is trained, so that a
     # bad table stops the whole command before anything is written.
     for config in configs:

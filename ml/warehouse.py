@@ -626,6 +626,41 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def set_run_tracking(path: Path, run_id: str, mlflow_run_id: str) -> None:
+    """Record a ``running`` run's MLflow run id as soon as it has one, so a run killed before
+    its final transaction still names its MLflow run."""
+    with transaction(path) as con:
+        con.execute(
+            "update ml.runs set mlflow_run_id = ? where run_id = ? and status = 'running'",
+            [mlflow_run_id, run_id],
+        )
+
+
+def registered_versions(path: Path) -> pd.DataFrame:
+    """Every registered version: model name, version, artifact path and MLflow run id."""
+    empty = pd.DataFrame(columns=["model_name", "version", "artifact_path", "mlflow_run_id"])
+    if not path.exists():
+        return empty
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "ml.model_versions"):
+            return empty
+        return con.execute(
+            "select v.model_name, v.version, v.artifact_path, r.mlflow_run_id from ml.model_versions v "
+            "left join ml.runs r using (run_id) order by v.model_name, v.version"
+        ).df()
+
+
+def ended_run_status(path: Path) -> dict[str, str]:
+    """Run id -> status of every run that is no longer ``running``."""
+    if not path.exists():
+        return {}
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "ml.runs"):
+            return {}
+        rows = con.execute("select run_id, status from ml.runs where status <> 'running'").fetchall()
+    return dict(rows)
+
+
 def mark_interrupted_runs(path: Path) -> list[str]:
     """Mark ``running`` runs whose process is gone as ``interrupted``; returns their ids.
 

@@ -100,6 +100,64 @@ def test_sigkill_during_training_leaves_a_consistent_registry(trained, tmp_path:
     assert folders == registered
 
 
+def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit(
+    trained, tmp_path: Path
+) -> None:
+    """With MLflow: a training killed before its commit leaves its MLflow run RUNNING (its id
+    already on the `running` row); one killed after it leaves no model card and the MLflow
+    aliases behind; a SIGTERM marks the run interrupted.  The next training (even one that
+    skips an unchanged task) ends the MLflow run KILLED, writes the card and syncs the aliases."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    wh, _ = trained
+    copy = fresh_copy(wh, tmp_path / "wh")
+    train = ("train", "--task", "account_health", "--n-trials", "1")
+    first = copy.ml(*train)
+    assert first.returncode == 0, first.stderr[-3000:]
+    client = mlflow.MlflowClient(tracking_uri=copy.env["MLFLOW_TRACKING_URI"])
+
+    killed = copy.with_env(ADSCORE_FAILPOINT="train:before_commit").ml(*train)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    run_id, mlflow_run_id, status = query(
+        copy, "select run_id, mlflow_run_id, status from ml.runs order by started_at desc limit 1"
+    )[0]
+    assert status == "running" and mlflow_run_id
+    assert client.get_run(mlflow_run_id).info.status == "RUNNING"
+
+    committed = copy.with_env(ADSCORE_FAILPOINT="train:after_commit").ml(*train)
+    assert committed.returncode == -signal.SIGKILL, committed.stderr[-2000:]
+    version, path = query(
+        copy, "select version, artifact_path from ml.model_versions order by version desc limit 1"
+    )[0]
+    aliases = dict(query(copy, "select alias, version from ml.model_aliases"))
+    assert version == 2 and version in aliases.values()
+    alias = next(a for a, v in aliases.items() if v == version)
+    card = (copy.artifacts / path).parent / "model_card.md"
+    assert not card.exists()
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("account_health", alias)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ml.train", *train[1:], "--no-mlflow"], cwd=REPO, env=copy.env, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not query(copy, f"select 1 from ml.runs where status = 'running' and pid = {proc.pid}"):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert query(copy, f"select status from ml.runs where pid = {proc.pid}") == [("interrupted",)]
+
+    again = copy.ml(*train, "--skip-unchanged")
+    assert again.returncode == 0 and "skipped" in again.stdout, again.stderr[-3000:]
+    assert client.get_run(mlflow_run_id).info.status == "KILLED"
+    assert query(copy, f"select status from ml.runs where run_id = '{run_id}'") == [("interrupted",)]
+    assert card.is_file() and "had no model card" in again.stderr
+    mirrored = client.get_model_version_by_alias("account_health", alias)
+    assert mirrored.tags["adscore.version"] == str(version)
+
+
 def test_sigkill_during_scoring_writes_nothing_and_the_rerun_scores_everything(
     trained, tmp_path: Path
 ) -> None:
