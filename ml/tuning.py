@@ -132,6 +132,12 @@ def tune(
         storage=working_storage,
         load_if_exists=resume,
     )
+    if resume:
+        # Under the writer lock no other process runs this study: a trial still RUNNING was
+        # left by a killed process, and would otherwise stay RUNNING in the study for good.
+        for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study._storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)
+    earlier = {t.number for t in study.get_trials(deepcopy=False)}  # a resumed study's past trials
     if search != "grid":
         study.enqueue_trial(candidate.defaults, skip_if_exists=True)
     scores: dict[int, FoldScores] = {}
@@ -245,7 +251,7 @@ def tune(
             "duration_seconds": t.duration.total_seconds() if t.duration else None,
         }
         for t in study.trials
-        if t.number in scores or t.state != optuna.trial.TrialState.COMPLETE
+        if t.number not in earlier  # this run's trials only (ml.hpo_trials is per run)
     ]
     return TuningResult(
         params,

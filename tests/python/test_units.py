@@ -515,6 +515,27 @@ def test_tuned_cv_scores_are_the_refit_configurations(name: str, problem_type: s
         assert score(metric, y[valid_idx], pred) == pytest.approx(recorded, rel=1e-9)
 
 
+def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Path) -> None:
+    """A process killed mid-trial leaves that trial RUNNING in the stored study; resuming
+    (under the writer lock) marks it FAIL, and the run's trials are only its own."""
+    import optuna
+
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    kwargs = {**kwargs, "n_trials": 2, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    tune(get_candidate("xgboost"), X, y, folds, pruner="none", study_name="s", **kwargs)
+    stored = optuna.load_study(study_name="s", storage=kwargs["storage"])
+    zombie = stored.ask()  # RUNNING, as a killed process leaves it
+    resumed = tune(
+        get_candidate("xgboost"), X, y, folds, pruner="none", study_name="s", resume=True, **kwargs
+    )
+    assert set(resumed.trials.state) <= {"COMPLETE", "PRUNED"}
+    assert resumed.trials.trial_number.min() > zombie.number and len(resumed.trials) == 2
+    states = {t.number: t.state for t in optuna.load_study(study_name="s", storage=kwargs["storage"]).trials}
+    assert states[zombie.number] == optuna.trial.TrialState.FAIL
+
+
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
     import duckdb
 
