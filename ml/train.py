@@ -664,9 +664,16 @@ def train_task(
         if mlflow_run_id:
             tracking.end_run(mlflow_run_id, "FINISHED")
         failpoint("train:after_commit")
-        card = write_card(warehouse, model_name, version, artifacts)
+        # The version is registered: what follows must not turn the command into a failure
+        # (the next training writes a missing card and re-syncs MLflow: repair_after_crashes).
+        card = artifact.manifest_path.parent / "model_card.md"
+        try:
+            card = write_card(warehouse, model_name, version, artifacts)
+            if track and mlflow_run_id:
+                tracking.log_file(mlflow_run_id, card, "model")
+        except Exception as exc:
+            log.warning("%s v%d: model card or its MLflow copy not written (%s)", model_name, version, exc)
         if track and mlflow_run_id:
-            tracking.log_file(mlflow_run_id, card, "model")
             sync_mlflow(warehouse, model_name)
         return RunSummary(
             run_id,
