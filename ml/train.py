@@ -307,6 +307,7 @@ def train_task(
     failpoint("train:after_running_row")
     scratch = contextlib.ExitStack()  # temporary folders, removed however the run ends
     mlflow_run_id: str | None = None
+    mlflow_open = False  # begun and not yet ended (FINISHED once the results are committed)
     try:
         cv_rows: list[dict[str, Any]] = []
 
@@ -579,6 +580,7 @@ def train_task(
             # run reads RUNNING until the next training ends it KILLED (close_runs_left_open);
             # its id is on the `running` row at once, so a killed run still names it.
             mlflow_run_id = tracking.begin_run(f"adscore-{config.task}", run_id, tags)
+            mlflow_open = True
             set_run_tracking(warehouse, run_id, mlflow_run_id)
             flat = {
                 f"{r.split}_{r.metric}"
@@ -663,6 +665,7 @@ def train_task(
         )
         if mlflow_run_id:
             tracking.end_run(mlflow_run_id, "FINISHED")
+            mlflow_open = False
         failpoint("train:after_commit")
         # The version is registered: what follows must not turn the command into a failure
         # (the next training writes a missing card and re-syncs MLflow: repair_after_crashes).
@@ -692,7 +695,7 @@ def train_task(
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
         end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
-        if mlflow_run_id:
+        if mlflow_run_id and mlflow_open:
             with contextlib.suppress(Exception):  # the warehouse row is the record that matters
                 tracking.end_run(mlflow_run_id, "KILLED" if status == "interrupted" else "FAILED")
         raise
