@@ -142,8 +142,13 @@ def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit
         [sys.executable, "-m", "ml.train", *train[1:], "--no-mlflow"], cwd=REPO, env=copy.env, text=True
     )
     deadline = time.monotonic() + 120
-    while not query(copy, f"select 1 from ml.runs where status = 'running' and pid = {proc.pid}"):
+    while True:
         assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
+        try:  # (refused while the training holds the file open to write)
+            if query(copy, f"select 1 from ml.runs where status = 'running' and pid = {proc.pid}"):
+                break
+        except duckdb.IOException:
+            pass
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
