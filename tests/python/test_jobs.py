@@ -125,19 +125,6 @@ def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit
     assert status == "running" and mlflow_run_id
     assert client.get_run(mlflow_run_id).info.status == "RUNNING"
 
-    committed = copy.with_env(ADSCORE_FAILPOINT="train:after_commit").ml(*train)
-    assert committed.returncode == -signal.SIGKILL, committed.stderr[-2000:]
-    version, path = query(
-        copy, "select version, artifact_path from ml.model_versions order by version desc limit 1"
-    )[0]
-    aliases = dict(query(copy, "select alias, version from ml.model_aliases"))
-    assert version == 2 and version in aliases.values()
-    alias = next(a for a, v in aliases.items() if v == version)
-    card = (copy.artifacts / path).parent / "model_card.md"
-    assert not card.exists()
-    with pytest.raises(MlflowException):
-        client.get_model_version_by_alias("account_health", alias)
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "ml.train", *train[1:], "--no-mlflow"], cwd=REPO, env=copy.env, text=True
     )
@@ -153,6 +140,19 @@ def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert query(copy, f"select status from ml.runs where pid = {proc.pid}") == [("interrupted",)]
+
+    committed = copy.with_env(ADSCORE_FAILPOINT="train:after_commit").ml(*train)
+    assert committed.returncode == -signal.SIGKILL, committed.stderr[-2000:]
+    version, path = query(
+        copy, "select version, artifact_path from ml.model_versions order by version desc limit 1"
+    )[0]
+    aliases = dict(query(copy, "select alias, version from ml.model_aliases"))
+    assert version == 2 and version in aliases.values()
+    alias = next(a for a, v in aliases.items() if v == version)
+    card = (copy.artifacts / path).parent / "model_card.md"
+    assert not card.exists()
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("account_health", alias)
 
     again = copy.ml(*train, "--skip-unchanged")
     assert again.returncode == 0 and "skipped" in again.stdout, again.stderr[-3000:]
