@@ -125,19 +125,23 @@ def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit
     assert status == "running" and mlflow_run_id
     assert client.get_run(mlflow_run_id).info.status == "RUNNING"
 
+    # SIGTERM once selection has started: the run is `running` and holds no connection
+    # (polling the warehouse instead would race the training for the file's lock).
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ml.train", *train[1:], "--no-mlflow"], cwd=REPO, env=copy.env, text=True
+        [sys.executable, "-m", "ml.train", *train[1:], "--no-mlflow"],
+        cwd=REPO,
+        env=copy.env,
+        text=True,
+        stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 120
-    while True:
-        assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
-        try:  # (refused while the training holds the file open to write)
-            if query(copy, f"select 1 from ml.runs where status = 'running' and pid = {proc.pid}"):
-                break
-        except duckdb.IOException:
-            pass
-        time.sleep(0.2)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if ": selection: " in line:
+            break
+    else:
+        raise AssertionError(f"the training ended before selection (exit {proc.wait()})")
     proc.send_signal(signal.SIGTERM)
+    proc.stderr.read()
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert query(copy, f"select status from ml.runs where pid = {proc.pid}") == [("interrupted",)]
 
