@@ -8,7 +8,8 @@ checksum (a tampered or missing file stops here, before anything is written) -> 
 scoring table's rows that this version has not scored yet (``--all-rows``: every row,
 replacing earlier scores of the same version) -> features -> predict -> write the scores,
 the drift of every feature against the training snapshot (PSI) and, with ``--explain``,
-each row's top contributions, with the scoring run, in one transaction.  Scores are keyed
+each row's top contributions, with the scoring run; every task is computed first and all
+are written in one transaction.  Scores are keyed
 by row id, model and version, so a re-run on the same data and version adds nothing.
 """
 

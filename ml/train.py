@@ -6,8 +6,11 @@ Steps: data quality gate -> read the snapshot (read-only, connection closed befo
 training) -> validate, including the folds -> fit the feature pipeline on the training rows
 -> cross-validate every candidate on the warehouse folds -> tune the best with Optuna on the
 same folds (pruning on boosting rounds) -> refit on all training rows -> evaluate on the
-frozen test split, overall and per segment -> save the artifact -> log to MLflow -> write the
-run, version, alias, metrics, CV results and trials to the warehouse in one transaction.
+frozen test split, overall and per segment -> save the artifact -> log to MLflow (the run
+left open) -> write the run, version, alias, metrics, CV results and trials to the warehouse
+in one transaction -> close the MLflow run, write the model card, sync MLflow's registry.
+Before any of it, under the writer lock, what killed commands left undone is finished
+(repair_after_crashes).
 """
 
 from __future__ import annotations
