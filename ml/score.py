@@ -329,10 +329,14 @@ def main(argv: list[str] | None = None) -> int:
                 for config in configs
             ]
             for s in _summaries(warehouse, batches):
+                drifted = (
+                    "drift not judged (too few rows)"
+                    if s.n_drifted is None
+                    else f"{s.n_drifted} feature(s) drifted"
+                )
                 print(
                     f"ml.score: {s.task}: v{s.version} scored {s.n_scored} new of {s.n_read} rows read "
-                    f"into ml.{s.output}; {s.n_drifted} feature(s) drifted "
-                    f"(see ml.drift, scoring {s.scoring_id})"
+                    f"into ml.{s.output}; {drifted} (see ml.drift, scoring {s.scoring_id})"
                 )
     except AdscoreError as exc:
         print(f"ml.score: error: {exc}", file=sys.stderr)
