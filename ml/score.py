@@ -112,21 +112,6 @@ def _read_rows(
         return con.execute(sql, params).df()  # order is irrelevant: rows are keyed by id
 
 
-def score_task(
-    config: TaskConfig,
-    warehouse: Path,
-    version: int | None = None,
-    alias: str | None = None,
-    all_rows: bool = False,
-    explain: bool = False,
-    artifacts: Path | None = None,
-    n_threads: int | None = None,
-) -> ScoringSummary:
-    """Score one task's table with a registered version; nothing is written on any error."""
-    batch = prepare_task(config, warehouse, version, alias, all_rows, explain, artifacts, n_threads)
-    return _summaries(warehouse, [batch])[0]
-
-
 def _summaries(warehouse: Path, batches: list[ScoreBatch]) -> list[ScoringSummary]:
     """Write the batches in one transaction; one summary per batch."""
     step = time.perf_counter()

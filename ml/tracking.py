@@ -77,7 +77,7 @@ def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Pat
 
 
 # How a warehouse run ended -> how its MLflow run should read.
-_MLFLOW_END = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+MLFLOW_END = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 
 
 def close_runs_left_open(warehouse_status: dict[str, str]) -> list[str]:
@@ -95,7 +95,7 @@ def close_runs_left_open(warehouse_status: dict[str, str]) -> list[str]:
     for run in client.search_runs(
         experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
     ):
-        status = _MLFLOW_END.get(warehouse_status.get(run.data.tags.get("adscore.run_id", ""), ""))
+        status = MLFLOW_END.get(warehouse_status.get(run.data.tags.get("adscore.run_id", ""), ""))
         if status is not None:
             client.set_terminated(run.info.run_id, status)
             ended.append(run.info.run_id)

@@ -700,7 +700,7 @@ def train_task(
         end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
         if mlflow_run_id and mlflow_open:
             with contextlib.suppress(Exception):  # the warehouse row is the record that matters
-                tracking.end_run(mlflow_run_id, "KILLED" if status == "interrupted" else "FAILED")
+                tracking.end_run(mlflow_run_id, tracking.MLFLOW_END[status])
         raise
     finally:
         scratch.close()

@@ -292,11 +292,15 @@ def require_finished_build(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     columns = table_columns(con, "audit.dbt_builds")
     if not columns:
         return
-    selected = "selected_nodes" if "selected_nodes" in columns else "cast(null as varchar)"
-    rows = con.execute(
-        f"select invocation_id, command, n_selected, {selected}, started_at, finished_at is not null "
-        "from audit.dbt_builds order by started_at desc, invocation_id"
-    ).fetchall()
+    # select * so that builds recorded before `selected_nodes` existed still read (as unknown)
+    cursor = con.execute(
+        "select *, finished_at is not null as _finished from audit.dbt_builds "
+        "order by started_at desc, invocation_id"
+    )
+    names = [d[0] for d in cursor.description]
+    records = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    keys = ("invocation_id", "command", "n_selected", "selected_nodes", "started_at", "_finished")
+    rows = [tuple(r.get(k) for k in keys) for r in records]
     most = max((r[2] for r in rows if r[2] is not None), default=0)
     rebuilt: set[str] = set()  # nodes selected by invocations that ended after the one at hand
     full_rebuild = retried = False

@@ -610,6 +610,18 @@ def test_a_killed_build_blocks_until_what_it_selected_is_rebuilt(tmp_path: Path)
     record("retry", "retry", None, True)
     require_finished_build(con, tmp_path)
 
+    # A table recorded before selections were (no selected_nodes column) still reads.
+    legacy = duckdb.connect()
+    legacy.execute(
+        "create schema audit; create table audit.dbt_builds (invocation_id varchar, command varchar, "
+        "n_selected integer, started_at timestamp, finished_at timestamp, status varchar)"
+    )
+    legacy.execute("insert into audit.dbt_builds values ('old', 'build', 3, ?, ?, 'success')", [start, start])
+    require_finished_build(legacy, tmp_path)
+    legacy.execute("insert into audit.dbt_builds values ('cut', 'build', 3, ?, null, null)", [start])
+    with pytest.raises(WarehouseError, match="did not finish"):
+        require_finished_build(legacy, tmp_path)
+
 
 # --- calibration, intervals, fairness ---------------------------------------------------
 
