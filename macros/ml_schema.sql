@@ -25,7 +25,8 @@ create table if not exists ml.runs (
     text_cache_computed bigint,
     predict_ms_per_1000_rows double,
     learning_curve_verdict varchar,
-    learning_curve_valid_gain double
+    learning_curve_valid_gain double,
+    process_start varchar
 );
 create table if not exists ml.model_versions (
     model_name varchar not null,
@@ -215,6 +216,7 @@ alter table ml.runs add column if not exists text_cache_computed bigint;
 alter table ml.runs add column if not exists predict_ms_per_1000_rows double;
 alter table ml.runs add column if not exists learning_curve_verdict varchar;
 alter table ml.runs add column if not exists learning_curve_valid_gain double;
+alter table ml.runs add column if not exists process_start varchar;
 alter table ml.cv_results add column if not exists fit_seconds double;
 alter table ml.cv_results add column if not exists predict_seconds double;
 alter table ml.drift alter column is_drifted drop not null;

@@ -73,6 +73,7 @@ from ml.warehouse import (
     last_succeeded_run,
     load_text_cache,
     mark_interrupted_runs,
+    process_start,
     read_training_snapshot,
     registered_versions,
     set_run_tracking,
@@ -304,6 +305,7 @@ def train_task(
             "n_test_rows": len(test),
             "config_path": config.source,
             "pid": os.getpid(),
+            "process_start": process_start(os.getpid()),
             "hostname": socket.gethostname(),
         },
     )
@@ -625,6 +627,7 @@ def train_task(
             "mlflow_run_id": mlflow_run_id,
             "config_path": config.source,
             "pid": os.getpid(),
+            "process_start": process_start(os.getpid()),
             "hostname": socket.gethostname(),
             "text_cache_hits": text_features.hits,
             "text_cache_computed": text_features.computed,

@@ -52,7 +52,8 @@ ML_TABLES: dict[str, str] = {
         text_cache_computed bigint,
         predict_ms_per_1000_rows double,
         learning_curve_verdict varchar,
-        learning_curve_valid_gain double
+        learning_curve_valid_gain double,
+        process_start varchar
     """,
     "model_versions": """
         model_name varchar not null,
@@ -399,6 +400,7 @@ MIGRATIONS = (
     ("runs", "predict_ms_per_1000_rows", "double"),
     ("runs", "learning_curve_verdict", "varchar"),
     ("runs", "learning_curve_valid_gain", "double"),
+    ("runs", "process_start", "varchar"),
     ("cv_results", "fit_seconds", "double"),
     ("cv_results", "predict_seconds", "double"),
 )
@@ -630,6 +632,27 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def process_start(pid: int) -> str | None:
+    """What tells one process from a later one given the same pid: the boot id and the start
+    time in clock ticks since boot (Linux ``/proc``); None where that cannot be read."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the name in parentheses may hold spaces
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None  # field 22, starttime
+
+
+def run_process_alive(pid: int, started: str | None) -> bool:
+    """Whether the process that wrote a run row (``pid``, ``process_start``) still runs: a
+    live pid taken by another process since (pid reuse) does not count."""
+    if not pid_alive(pid):
+        return False
+    now = process_start(pid)
+    return started is None or now is None or now == started
+
+
 def set_run_tracking(path: Path, run_id: str, mlflow_run_id: str) -> None:
     """Record a ``running`` run's MLflow run id as soon as it has one, so a run killed before
     its final transaction still names its MLflow run."""
@@ -674,11 +697,13 @@ def mark_interrupted_runs(path: Path) -> list[str]:
         return []
     here = socket.gethostname()
     with transaction(path) as con:
-        rows = con.execute("select run_id, pid, hostname from ml.runs where status = 'running'").fetchall()
+        rows = con.execute(
+            "select run_id, pid, hostname, process_start from ml.runs where status = 'running'"
+        ).fetchall()
         gone = [
             run_id
-            for run_id, pid, host in rows
-            if not (host == here and pid and pid != os.getpid() and pid_alive(int(pid)))
+            for run_id, pid, host, started in rows
+            if not (host == here and pid and pid != os.getpid() and run_process_alive(int(pid), started))
         ]
         for run_id in gone:
             con.execute(

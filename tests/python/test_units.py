@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import re
 import sys
 import unicodedata
@@ -621,6 +622,38 @@ def test_a_killed_build_blocks_until_what_it_selected_is_rebuilt(tmp_path: Path)
     legacy.execute("insert into audit.dbt_builds values ('cut', 'build', 3, ?, null, null)", [start])
     with pytest.raises(WarehouseError, match="did not finish"):
         require_finished_build(legacy, tmp_path)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_running(tmp_path: Path) -> None:
+    """A `running` row whose pid now belongs to another process (pid reuse) is interrupted:
+    the row records the process's start, and a live pid only counts with the same start."""
+    import datetime as dt
+    import socket
+    import subprocess
+
+    from ml.warehouse import mark_interrupted_runs, process_start, transaction
+
+    if process_start(os.getpid()) is None:
+        pytest.skip("no /proc here: the start of a process cannot be read")
+    path = tmp_path / "wh.duckdb"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = process_start(other.pid)
+        assert started is not None and started != process_start(os.getpid())
+        with transaction(path) as con:
+            for run_id, start in (("live", started), ("reused", "other-boot:1"), ("legacy", None)):
+                con.execute(
+                    "insert into ml.runs (run_id, task, status, started_at, pid, hostname, process_start) "
+                    "values (?, 'ad_score', 'running', ?, ?, ?, ?)",
+                    [run_id, dt.datetime(2026, 11, 28), other.pid, socket.gethostname(), start],
+                )
+        assert mark_interrupted_runs(path) == ["reused"]
+        other.kill()
+        other.wait()
+        assert sorted(mark_interrupted_runs(path)) == ["legacy", "live"]
+    finally:
+        other.kill()
+        other.wait()
 
 
 # --- calibration, intervals, fairness ---------------------------------------------------
