@@ -248,6 +248,23 @@
     end
 {%- endmacro %}
 
+{% macro trim_blank(text) -%}
+    {#-
+        An identifier or code without the blanks around it: spaces, tabs, carriage returns,
+        line feeds and no-break spaces (spreadsheet-touched exports pad keys with them; a
+        plain trim removes spaces only, so '\t123' would miss its ad-ops row).
+    -#}
+    {{- return(adapter.dispatch('trim_blank', 'adscore')(text)) -}}
+{%- endmacro %}
+
+{% macro default__trim_blank(text) -%}
+    trim({{ text }})
+{%- endmacro %}
+
+{% macro duckdb__trim_blank(text) -%}
+    trim({{ text }}, ' ' || chr(9) || chr(10) || chr(13) || chr(160))
+{%- endmacro %}
+
 {% macro row_key() -%}
     {#-
         A key naming one row of a materialised table, made without reading any other row (the

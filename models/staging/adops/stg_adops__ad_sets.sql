@@ -19,12 +19,14 @@ renamed as (
 
     select
         filename as source_file,
-        lower(trim(source_platform)) || ':' || trim(ad_set_id) as ad_set_id,
-        lower(trim(source_platform)) || ':' || trim(campaign_id) as campaign_id,
-        lower(trim(publisher_platform)) as platform,
-        lower(trim(audience_type)) as audience_type,
-        lower(trim(gender)) as gender,
-        upper(trim(geo)) as geo,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('ad_set_id') }} as ad_set_id,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('campaign_id') }} as campaign_id,
+        lower({{ adscore.trim_blank('publisher_platform') }}) as platform,
+        lower({{ adscore.trim_blank('audience_type') }}) as audience_type,
+        lower({{ adscore.trim_blank('gender') }}) as gender,
+        upper({{ adscore.trim_blank('geo') }}) as geo,
         coalesce(interests, '') as interests,
         age_min as age_min_text,
         age_max as age_max_text,

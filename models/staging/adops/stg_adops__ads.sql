@@ -19,10 +19,13 @@ renamed as (
 
     select
         filename as source_file,
-        lower(trim(source_platform)) || ':' || trim(ad_id) as ad_id,
-        lower(trim(source_platform)) || ':' || trim(ad_set_id) as ad_set_id,
-        lower(trim(source_platform)) || ':' || trim(creative_id) as creative_id,
-        lower(trim(format)) as ad_format,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('ad_id') }} as ad_id,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('ad_set_id') }} as ad_set_id,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('creative_id') }} as creative_id,
+        lower({{ adscore.trim_blank('format') }}) as ad_format,
         daily_budget as daily_budget_text,
         launch_date as launch_date_text,
         planned_end_date as planned_end_date_text,

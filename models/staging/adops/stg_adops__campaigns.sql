@@ -19,16 +19,18 @@ renamed as (
 
     select
         filename as source_file,
-        lower(trim(source_platform)) || ':' || trim(campaign_id) as campaign_id,
-        lower(trim(source_platform)) || ':' || trim(account_id) as account_id,
-        nullif(trim(advertiser_id), '') as advertiser_id,
-        lower(trim(source_platform)) as source_platform,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('campaign_id') }} as campaign_id,
+        lower({{ adscore.trim_blank('source_platform') }}) || ':'
+        || {{ adscore.trim_blank('account_id') }} as account_id,
+        nullif({{ adscore.trim_blank('advertiser_id') }}, '') as advertiser_id,
+        lower({{ adscore.trim_blank('source_platform') }}) as source_platform,
         account_name,
-        lower(trim(vertical)) as vertical,
-        lower(trim(account_size_band)) as account_size_band,
+        lower({{ adscore.trim_blank('vertical') }}) as vertical,
+        lower({{ adscore.trim_blank('account_size_band') }}) as account_size_band,
         campaign_name,
-        upper(trim(objective)) as platform_objective,
-        upper(trim(budget_currency)) as budget_currency,
+        upper({{ adscore.trim_blank('objective') }}) as platform_objective,
+        upper({{ adscore.trim_blank('budget_currency') }}) as budget_currency,
         daily_budget as daily_budget_text,
         start_date as start_date_text,
         end_date as end_date_text,

@@ -22,8 +22,8 @@ renamed as (
 
     select
         filename as source_file,
-        lower(trim(source_platform)) as source_platform,
-        nullif(trim(ad_id), '') as native_ad_id,
+        lower({{ adscore.trim_blank('source_platform') }}) as source_platform,
+        nullif({{ adscore.trim_blank('ad_id') }}, '') as native_ad_id,
         offline_conversions as offline_conversions_text,
         offline_conversion_value as offline_conversion_value_text,
         likes as likes_text,

@@ -22,11 +22,11 @@ renamed as (
 
     select
         filename as source_file,
-        nullif(trim("ad_group_ad.ad.id"), '') as native_ad_id,
-        nullif(trim("ad_group.id"), '') as native_ad_set_id,
-        nullif(trim("campaign.id"), '') as native_campaign_id,
-        nullif(trim("customer.id"), '') as native_account_id,
-        upper(trim("customer.currency_code")) as currency_code,
+        nullif({{ adscore.trim_blank('"ad_group_ad.ad.id"') }}, '') as native_ad_id,
+        nullif({{ adscore.trim_blank('"ad_group.id"') }}, '') as native_ad_set_id,
+        nullif({{ adscore.trim_blank('"campaign.id"') }}, '') as native_campaign_id,
+        nullif({{ adscore.trim_blank('"customer.id"') }}, '') as native_account_id,
+        upper({{ adscore.trim_blank('"customer.currency_code"') }}) as currency_code,
         "metrics.impressions" as impressions_text,
         "metrics.clicks" as clicks_text,
         "metrics.cost_micros" as cost_micros_text,

@@ -23,12 +23,12 @@ renamed as (
 
     select
         filename as source_file,
-        nullif(trim(ad_id), '') as native_ad_id,
-        nullif(trim(adset_id), '') as native_ad_set_id,
-        nullif(trim(campaign_id), '') as native_campaign_id,
-        nullif(trim(account_id), '') as native_account_id,
-        nullif(lower(trim(publisher_platform)), '') as platform,
-        upper(trim(account_currency)) as currency_code,
+        nullif({{ adscore.trim_blank('ad_id') }}, '') as native_ad_id,
+        nullif({{ adscore.trim_blank('adset_id') }}, '') as native_ad_set_id,
+        nullif({{ adscore.trim_blank('campaign_id') }}, '') as native_campaign_id,
+        nullif({{ adscore.trim_blank('account_id') }}, '') as native_account_id,
+        nullif(lower({{ adscore.trim_blank('publisher_platform') }}), '') as platform,
+        upper({{ adscore.trim_blank('account_currency') }}) as currency_code,
         impressions as impressions_text,
         clicks as clicks_text,
         spend as spend_text,

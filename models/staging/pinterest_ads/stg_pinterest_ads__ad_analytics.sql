@@ -22,10 +22,10 @@ renamed as (
 
     select
         filename as source_file,
-        nullif(trim(ad_id), '') as native_ad_id,
-        nullif(trim(ad_group_id), '') as native_ad_set_id,
-        nullif(trim(campaign_id), '') as native_campaign_id,
-        nullif(trim(advertiser_id), '') as native_account_id,
+        nullif({{ adscore.trim_blank('ad_id') }}, '') as native_ad_id,
+        nullif({{ adscore.trim_blank('ad_group_id') }}, '') as native_ad_set_id,
+        nullif({{ adscore.trim_blank('campaign_id') }}, '') as native_campaign_id,
+        nullif({{ adscore.trim_blank('advertiser_id') }}, '') as native_account_id,
         impression_1 as impressions_text,
         clickthrough_1 as clicks_text,
         spend_in_micro_dollar as spend_micros_text,
