@@ -64,7 +64,7 @@ from ml.model_card import write_card
 from ml.models import Candidate, get_candidate, model_columns, with_categorical
 from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
 from ml.splits import stratified_splits
-from ml.tuning import PRUNERS, SEARCHES, study_storage, tune
+from ml.tuning import PRUNERS, SEARCHES, check_study_storage, study_storage, tune
 from ml.validation import data_hash, validate_training_data
 from ml.warehouse import (
     db_path,
@@ -863,10 +863,11 @@ def _train_all(
 ) -> int:
     """Under the writer lock: tidy after crashed runs, check every task, then train each."""
     repair_after_crashes(warehouse, artifacts, track)
-    # Every task's configuration and data are checked before any is trained, so that a
-    # bad table stops the whole command before anything is written.
+    # Every task's configuration and data, and the study storage, are checked before any is
+    # trained, so that a bad table stops the whole command before anything is written.
     for config in configs:
         preflight(config, warehouse)
+    check_study_storage()
     for config in configs:
         try:
             summary = train_task(config, warehouse, artifacts, overrides, track=track)

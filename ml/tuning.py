@@ -45,16 +45,34 @@ class TuningResult:
     storage: str | None
 
 
+STORAGE_ENV = "ADSCORE_OPTUNA_STORAGE"
+
+
 def study_storage() -> str | None:
-    """$ADSCORE_OPTUNA_STORAGE, else sqlite:///<cwd>/optuna/studies.db; 'memory' for none."""
-    value = os.environ.get("ADSCORE_OPTUNA_STORAGE")
+    """$ADSCORE_OPTUNA_STORAGE, else sqlite:///<cwd>/optuna/studies.db; 'memory' for none.
+    A SQLite file's folder is created (SQLite creates the file, not its folder)."""
+    value = os.environ.get(STORAGE_ENV)
     if value == "memory":
         return None
-    if value:
-        return value
-    folder = Path("optuna")
-    folder.mkdir(exist_ok=True)
-    return f"sqlite:///{(folder / 'studies.db').resolve()}"
+    if not value:
+        value = f"sqlite:///{(Path('optuna') / 'studies.db').resolve()}"
+    if value.startswith("sqlite:///") and value != "sqlite:///:memory:":
+        Path(value[len("sqlite:///") :].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+    return value
+
+
+def check_study_storage() -> None:
+    """Open the study storage once before any training, so that a wrong URL or an unwritable
+    place stops the command at once (ConfigError) instead of after the tuning."""
+    try:
+        url = study_storage()
+        if url is not None:
+            optuna.storages.RDBStorage(url)
+    except Exception as exc:  # SQLAlchemy's errors, an unknown dialect, an unwritable folder
+        shown = os.environ.get(STORAGE_ENV) or "the default ./optuna/studies.db"
+        raise ConfigError(
+            f"${STORAGE_ENV} ({shown}): cannot open the Optuna study storage: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def make_sampler(search: str, seed: int, candidate: Candidate) -> optuna.samplers.BaseSampler:

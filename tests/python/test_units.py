@@ -516,6 +516,32 @@ def test_tuned_cv_scores_are_the_refit_configurations(name: str, problem_type: s
         assert score(metric, y[valid_idx], pred) == pytest.approx(recorded, rel=1e-9)
 
 
+def test_the_study_storage_folder_is_made_and_a_bad_storage_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite study storage in a folder that does not exist yet (a fresh volume) works: the
+    folder is created (SQLite made the file only, and the copy of the study failed after the
+    whole tuning).  A storage that cannot be opened is a ConfigError naming the variable."""
+    from ml.errors import ConfigError
+    from ml.tuning import STORAGE_ENV, check_study_storage, study_storage
+
+    target = tmp_path / "fresh" / "optuna" / "studies.db"
+    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{target}")
+    assert study_storage() == f"sqlite:///{target}" and target.parent.is_dir()
+    check_study_storage()
+    assert target.is_file()
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{tmp_path / 'a_file' / 'studies.db'}")
+    with pytest.raises(ConfigError, match=r"\$ADSCORE_OPTUNA_STORAGE \(sqlite:///.*a_file.*cannot open"):
+        check_study_storage()
+    monkeypatch.setenv(STORAGE_ENV, "nosuchdialect://host/db")
+    with pytest.raises(ConfigError, match="cannot open the Optuna study storage"):
+        check_study_storage()
+    monkeypatch.setenv(STORAGE_ENV, "memory")
+    assert study_storage() is None
+    check_study_storage()
+
+
 def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Path) -> None:
     """A process killed mid-trial leaves that trial RUNNING in the stored study; resuming
     (under the writer lock) marks it FAIL, and the run's trials are only its own."""
