@@ -15,7 +15,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ADSCORE_ARTIFACTS_DIR=/data/artifacts \
     ADSCORE_OPTUNA_STORAGE=sqlite:////data/optuna/studies.db \
     MLFLOW_TRACKING_URI=sqlite:////data/mlflow/mlflow.db \
-    ADSCORE_LOG_FORMAT=json
+    ADSCORE_LOG_FORMAT=json \
+    DBT_TARGET_PATH=/tmp/dbt/target \
+    DBT_LOG_PATH=/tmp/dbt/logs \
+    MPLCONFIGDIR=/tmp/matplotlib
 
 WORKDIR /app
 
@@ -34,6 +37,11 @@ COPY macros ./macros
 COPY seeds ./seeds
 COPY tests ./tests
 COPY profiles ./profiles
+# tini as PID 1: it passes SIGTERM on (a pod's deadline or deletion) and reaps orphans;
+# ml.pipeline hands the signal to its running step either way.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini \
+    && rm -rf /var/lib/apt/lists/*
 RUN /app/.venv/bin/pip install --no-cache-dir --no-deps -e . \
     && touch /app/.venv/.installed \
     && useradd --uid 10001 --create-home adscore \
@@ -42,5 +50,5 @@ RUN /app/.venv/bin/pip install --no-cache-dir --no-deps -e . \
 USER 10001
 ENV PATH=/app/.venv/bin:$PATH
 VOLUME ["/data"]
-ENTRYPOINT ["python", "-m", "ml.pipeline"]
+ENTRYPOINT ["tini", "--", "python", "-m", "ml.pipeline"]
 CMD ["--lock-timeout", "600"]

@@ -38,6 +38,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -94,12 +95,53 @@ def plan(freshness: str, n_trials: int | None, full_refresh: bool = False) -> li
 
 
 def run_steps(steps: list[Step]) -> int:
+    """Run the steps in order; the first required one that fails stops the pipeline.
+
+    A SIGTERM (a Kubernetes deadline or pod deletion, where this process may be PID 1 and
+    would otherwise ignore it) is passed on to the running step, which stops the way it
+    does on its own (a training marks its run interrupted); the pipeline then exits 143
+    without starting another step."""
+    running: list[subprocess.Popen] = []
+    stopping: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        for child in running:
+            child.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        return _run_steps(steps, running, stopping)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_steps(steps: list[Step], running: list[subprocess.Popen], stopping: list[int]) -> int:
     for step in steps:
+        if stopping:
+            log.error("SIGTERM: pipeline stops before step %s (exit 143)", step.name)
+            return 128 + signal.SIGTERM
         started = time.perf_counter()
         log.info("step %s: %s", step.name, shlex.join(step.command), extra={"step": step.name})
-        code = subprocess.run(step.command, check=False, pass_fds=held_lock_fds()).returncode
+        child = subprocess.Popen(step.command, pass_fds=held_lock_fds())
+        running.append(child)
+        if stopping:  # the signal came between the check above and the child's start
+            child.send_signal(signal.SIGTERM)
+        try:
+            code = child.wait()
+        finally:
+            running.remove(child)
         duration = round(time.perf_counter() - started, 1)
         fields = {"step": step.name, "duration_s": duration, "exit_code": code}
+        if stopping:
+            log.error(
+                "step %s: stopped by SIGTERM (exit %d) in %.1fs: pipeline stops with exit 143",
+                step.name,
+                code,
+                duration,
+                extra={**fields, "exit_code": 128 + signal.SIGTERM},
+            )
+            return 128 + signal.SIGTERM
         if code == 0:
             log.info("step %s: done in %.1fs", step.name, duration, extra=fields)
             continue

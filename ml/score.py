@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 import time
 import uuid
@@ -36,7 +35,7 @@ from ml.features.cache import TextFeatureCache, activated
 from ml.features.pipeline import cache_keys
 from ml.lock import writer_lock
 from ml.logs import setup_logging
-from ml.models import get_candidate, set_inference_threads
+from ml.models import available_cpus, get_candidate, set_inference_threads
 from ml.registry import load_version, resolve_version
 from ml.warehouse import (
     ML_TABLES,
@@ -159,7 +158,7 @@ def prepare_task(
     step = time.perf_counter()
     row = resolve_version(warehouse, config.task, version, alias)
     model = load_version(row, artifacts)  # every checksum verified before any row is read or written
-    set_inference_threads(model.model, n_threads or os.cpu_count() or 1)
+    set_inference_threads(model.model, n_threads or available_cpus())
     model_version = int(row.version)
     manifest = model.manifest
     frame = _read_rows(
@@ -286,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-rows", action="store_true", help="rescore rows this version already scored")
     parser.add_argument("--explain", action="store_true", help="write each row's top feature contributions")
     parser.add_argument("--lock-timeout", type=float, help="seconds to wait for the warehouse lock")
-    parser.add_argument("--n-jobs", type=int, help="prediction threads (default: every core)")
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        help="prediction threads (default: every core the process may use, within a container's CPU limit)",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     try:

@@ -44,7 +44,8 @@ def test_dockerfile_builds_the_pinned_environment_and_runs_the_pipeline() -> Non
         "profiles",
         "dbt_project.yml",
     } <= copied
-    assert instructions("ENTRYPOINT") == ['["python", "-m", "ml.pipeline"]']
+    assert instructions("ENTRYPOINT") == ['["tini", "--", "python", "-m", "ml.pipeline"]']
+    assert "install -y --no-install-recommends tini" in runs  # PID 1 passes SIGTERM on
     assert any(u.strip() == "10001" for u in instructions("USER"))
 
 
@@ -54,7 +55,7 @@ def test_cronjob_runs_the_same_command_on_the_persistent_volume() -> None:
     assert cron["apiVersion"] == "batch/v1" and cron["spec"]["concurrencyPolicy"] == "Forbid"
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["command"] == ["python", "-m", "ml.pipeline"]
+    assert container["command"] == ["tini", "--", "python", "-m", "ml.pipeline"]
     makefile = (REPO / "Makefile").read_text()
     assert "$(BIN)/python -m ml.pipeline" in makefile
     (volume,) = pod["volumes"]
@@ -65,6 +66,13 @@ def test_cronjob_runs_the_same_command_on_the_persistent_volume() -> None:
         assert env[name].startswith(mount["mountPath"] + "/")
         assert f"{name}={env[name]}" in re.sub(r"\s+", " ", DOCKERFILE)
     assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"]
+    # The "restricted" Pod Security standard: a namespace enforcing it admits the pod.
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+    assert limits["cpu"] == requests["cpu"] == env["ADSCORE_DBT_THREADS"]
 
 
 def test_ci_workflow_runs_the_readme_commands_on_the_image_python() -> None:

@@ -1154,3 +1154,61 @@ def test_the_writer_lock_outlives_a_killed_parent_while_its_child_writes(tmp_pat
         time.sleep(0.1)
     with writer_lock(warehouse, "test", 10):  # the child is gone: the lock is free
         assert holder(lock_path(warehouse))["command"] == "test"
+
+
+def test_the_pipeline_passes_sigterm_to_its_running_step_and_stops(tmp_path: Path) -> None:
+    """ml.pipeline under Kubernetes is PID 1, which ignores a SIGTERM it has no handler for:
+    the deadline's or a pod deletion's SIGTERM never reached the training.  Now the running
+    step gets it, and the pipeline exits 143 without starting the next step."""
+    import signal
+    import subprocess
+    import textwrap
+
+    got = tmp_path / "step_got_sigterm"
+    never = tmp_path / "next_step_ran"
+    step = textwrap.dedent(
+        f"""
+        import signal, sys, time
+        def stop(*_):
+            open({str(got)!r}, "w").close()
+            sys.exit(9)
+        signal.signal(signal.SIGTERM, stop)
+        print("ready", flush=True)
+        time.sleep(60)
+        """
+    )
+    driver = textwrap.dedent(
+        f"""
+        import sys
+        from ml.pipeline import Step, run_steps
+        sys.exit(run_steps([
+            Step("slow", [sys.executable, "-c", {step!r}], None),
+            Step("next", [sys.executable, "-c", "open({str(never)!r}, 'w').close()"], None),
+        ]))
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert got.exists() and not never.exists()
+    assert "step slow: stopped by SIGTERM (exit 9)" in err
+
+
+def test_prediction_threads_follow_the_container_cpu_limit(tmp_path: Path) -> None:
+    """ml.score's default thread count is the CPU quota of the process's cgroup, not the
+    node's core count (64 threads on a 64-core node fought over a 2-CPU limit)."""
+    from ml.models import available_cpus
+
+    own = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    quota.write_text("max 100000\n")
+    assert available_cpus(quota) == own
+    quota.write_text("150000 100000\n")  # 1.5 CPUs: 2 threads, unless fewer cores are ours
+    assert available_cpus(quota) == min(own, 2)
+    quota.write_text("50000 100000\n")
+    assert available_cpus(quota) == 1
+    assert available_cpus(tmp_path / "absent") == own
