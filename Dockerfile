@@ -23,7 +23,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first (cached layer): exactly the pinned set; torch's CPU build comes from
-# PyTorch's CPU index (requirements.lock pins torch==2.13.0+cpu).
+# PyTorch's CPU index (requirements.lock pins torch==2.13.0; the CPU wheel is 2.13.0+cpu).
 COPY requirements.lock pyproject.toml ./
 RUN python -m venv /app/.venv \
     && /app/.venv/bin/pip install --no-cache-dir \

@@ -70,7 +70,9 @@ format: $(STAMP) ## Apply ruff formatting and fixes
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
-	{ sed -n '1,2p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	# Local version labels (torch's +cpu) dropped: PyPI has no such build, and `==2.13.0`
+	# still takes the CPU wheel wherever one is offered (the image adds PyTorch's CPU index).
+	{ sed -n '1,2p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable | sed 's/+[A-Za-z0-9.]*$$//'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 
 bench-run: ## Median wall time of `make run` after install (3 runs from empty data; slow)
