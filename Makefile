@@ -49,7 +49,9 @@ score: $(STAMP) ## python -m ml.score (all tasks, champion, rows not yet scored)
 monitoring: $(STAMP) ## Rebuild the monitoring marts over ml.* (leaderboard, champions, current scores)
 	$(BIN)/python -m ml.lock -- $(BIN)/dbt build --select marts.monitoring
 
-pipeline: data ## The scheduled job: freshness, dbt build, train (if changed), promote, score, marts
+# No demo data here: a scheduled job with an empty raw folder must fail (freshness, exit 10),
+# not train on generated exports.  On the demo: make data pipeline.
+pipeline: $(STAMP) ## The scheduled job on the raw folder (never generates data): freshness, dbt build, train, score, marts
 	$(BIN)/python -m ml.pipeline $(PIPELINE_ARGS)
 
 run: data dbt-build train score monitoring ## Set up, demo data if needed, dbt build, train, score, monitoring marts
