@@ -56,8 +56,9 @@ pipeline: $(STAMP) ## The scheduled job on the raw folder (never generates data)
 
 run: data dbt-build train score monitoring ## Set up, demo data if needed, dbt build, train, score, monitoring marts
 
+# pytest exits 5 when a selection (PYTEST_ADDOPTS='-k ...') collects nothing: not a failure.
 test: $(STAMP) ## The whole suite: unit tests, then dbt build + ml.train on a small generated warehouse
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest || { code=$$?; [ $$code -eq 5 ] && echo "pytest: no test collected" || exit $$code; }
 
 lint: $(STAMP) ## ruff, mypy and sqlfluff
 	$(BIN)/ruff check ml tests/python bench
