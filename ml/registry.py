@@ -327,10 +327,11 @@ def compare_with_champion(
     return decide(rules, checks, evidence, version)
 
 
-def consistency_problems(path: Path, artifacts: Path | None = None) -> list[str]:
+def consistency_problems(path: Path, artifacts: Path | None = None, mlflow: bool = True) -> list[str]:
     """What is wrong between the registry and the artifacts: every version's artifact must
-    load with its checksums, every alias must name a version, every succeeded run must have
-    registered one, and no run may be left `running` (empty list: consistent)."""
+    load with its checksums and have its model card, every alias must name a version, every
+    succeeded run must have registered one, and no run may be left `running`; with ``mlflow``,
+    MLflow must mirror the registry (:func:`mirror_problems`).  Empty list: consistent."""
     if not path.exists() or not _registry_ready(path):
         return []
     problems = []
@@ -340,6 +341,9 @@ def consistency_problems(path: Path, artifacts: Path | None = None) -> list[str]
             load_version(pd.Series(row._asdict()), artifacts)
         except AdscoreError as exc:
             problems.append(f"{row.model_name} v{row.version}: {exc}")
+            continue
+        if not (resolve_artifact(row.artifact_path, artifacts).parent / "model_card.md").is_file():
+            problems.append(f"{row.model_name} v{row.version}: no model_card.md beside its artifact")
     dangling = read_query(
         path,
         "select a.model_name, a.alias, a.version from ml.model_aliases a "
@@ -354,7 +358,7 @@ def consistency_problems(path: Path, artifacts: Path | None = None) -> list[str]
         "where (r.status = 'succeeded') <> (v.version is not null) or r.status = 'running'",
     )
     problems += [f"run {r.run_id} is {r.status} with version {r.version}" for r in runs.itertuples()]
-    return problems
+    return problems + (mirror_problems(path) if mlflow else [])
 
 
 # --- MLflow mirror ------------------------------------------------------------------------
@@ -372,11 +376,10 @@ def sync_mlflow(path: Path, model_name: str) -> None:
         )
 
 
-def _sync_mlflow(path: Path, model_name: str) -> None:
-    import mlflow
+def _mirror_state(client: Any, path: Path, model_name: str) -> tuple[pd.DataFrame, dict[str, str], dict]:
+    """The warehouse's versions (with their MLflow run ids), the MLflow version of each one
+    already mirrored (adscore version -> MLflow version) and each warehouse alias's version."""
     from mlflow.exceptions import MlflowException
-
-    from ml import tracking
 
     versions = read_query(
         path,
@@ -387,13 +390,25 @@ def _sync_mlflow(path: Path, model_name: str) -> None:
     aliases = read_query(
         path, "select alias, version from ml.model_aliases where model_name = ?", [model_name]
     )
+    mirrored: dict[str, str] = {}
+    with contextlib.suppress(MlflowException):  # no registered model yet
+        mirrored = {
+            mv.tags.get("adscore.version"): mv.version
+            for mv in client.search_model_versions(f"name = '{model_name}'")
+        }
+    return versions, mirrored, {a.alias: str(a.version) for a in aliases.itertuples()}
+
+
+def _sync_mlflow(path: Path, model_name: str) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from ml import tracking
+
     client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri())
     with contextlib.suppress(MlflowException):  # already registered
         client.create_registered_model(model_name, description="Mirrored from the adscore warehouse (ml.*)")
-    mirrored = {
-        mv.tags.get("adscore.version"): mv.version
-        for mv in client.search_model_versions(f"name = '{model_name}'")
-    }
+    versions, mirrored, aliases = _mirror_state(client, path, model_name)
     for r in versions.itertuples():
         if str(r.version) in mirrored or not r.mlflow_run_id:
             continue
@@ -404,13 +419,59 @@ def _sync_mlflow(path: Path, model_name: str) -> None:
             tags={"adscore.version": str(r.version)},
         )
         mirrored[str(r.version)] = mv.version
-    wanted = {a.alias: mirrored.get(str(a.version)) for a in aliases.itertuples()}
+    wanted = {alias: mirrored.get(version) for alias, version in aliases.items()}
     registered = client.get_registered_model(model_name)
     for alias in set(registered.aliases) - {a for a, v in wanted.items() if v is not None}:
         client.delete_registered_model_alias(model_name, alias)
     for alias, mlflow_version in wanted.items():
         if mlflow_version is not None:
             client.set_registered_model_alias(model_name, alias, mlflow_version)
+
+
+def mirror_problems(path: Path) -> list[str]:
+    """Where MLflow disagrees with the warehouse (empty when nothing was tracked in MLflow):
+    a tracked version not mirrored into MLflow's model registry, an MLflow alias that is not
+    the warehouse's, and an MLflow run still RUNNING whose warehouse run has ended.  Training
+    and ``python -m ml.registry sync`` repair each of them."""
+    if not read_query(path, "select count(*) as n from ml.runs where mlflow_run_id is not null").n[0]:
+        return []  # nothing was tracked: MLflow is not used here
+    tracked = read_query(
+        path,
+        "select distinct v.model_name from ml.model_versions v join ml.runs r using (run_id) "
+        "where r.mlflow_run_id is not null order by 1",
+    )
+    ended = read_query(path, "select run_id, status from ml.runs where status <> 'running'")
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from ml import tracking
+
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri())
+    problems = []
+    for model_name in tracked.model_name:
+        versions, mirrored, aliases = _mirror_state(client, path, model_name)
+        for r in versions.itertuples():
+            if r.mlflow_run_id and str(r.version) not in mirrored:
+                problems.append(f"{model_name} v{r.version}: not in MLflow's model registry")
+        registered: dict[str, str] = {}
+        with contextlib.suppress(MlflowException):
+            registered = dict(client.get_registered_model(model_name).aliases)
+        tracked_versions = {str(r.version) for r in versions.itertuples() if r.mlflow_run_id}
+        for alias in sorted(set(aliases) | set(registered)):
+            version = aliases.get(alias)
+            want = mirrored.get(version) if version is not None else None
+            if registered.get(alias) != want or (version in tracked_versions and want is None):
+                where = f"v{version}" if version is not None else "no version"
+                mirror = f"MLflow version {want}" if want is not None else "not mirrored"
+                problems.append(
+                    f"{model_name}@{alias}: MLflow has version {registered.get(alias)}, "
+                    f"the warehouse {where} ({mirror})"
+                )
+    for mlflow_run_id, run_id, status in tracking.runs_left_open(
+        dict(zip(ended.run_id, ended.status, strict=True))
+    ):
+        problems.append(f"MLflow run {mlflow_run_id} is RUNNING but run {run_id} is {status}")
+    return problems
 
 
 def backfill_mlmodels(
@@ -648,7 +709,10 @@ def main(argv: list[str] | None = None) -> int:
     p_rollback = sub.add_parser("rollback", help="make the previous champion the champion again")
     p_rollback.add_argument("--task", required=True)
     p_rollback.add_argument("--reason", required=True)
-    sub.add_parser("check", help="verify every artifact, alias and run against the registry")
+    p_check = sub.add_parser(
+        "check", help="verify every artifact, card, alias and run against the registry, and its MLflow mirror"
+    )
+    p_check.add_argument("--no-mlflow", action="store_true", help="do not compare the MLflow mirror")
     p_sync = sub.add_parser(
         "sync",
         help="mirror versions and aliases into MLflow's model registry (older versions get an MLmodel)",
@@ -659,10 +723,16 @@ def main(argv: list[str] | None = None) -> int:
     path = db_path(args.duckdb)
     try:
         if args.command == "check":
-            problems = consistency_problems(path, args.artifacts)
+            problems = consistency_problems(path, args.artifacts, mlflow=not args.no_mlflow)
             for problem in problems:
                 print(f"ml.registry: {problem}")
             print(f"ml.registry: {'inconsistent' if problems else 'consistent'} ({len(problems)} problem(s))")
+            if problems:
+                print(
+                    "ml.registry: the next `python -m ml.train` writes missing cards, ends MLflow runs "
+                    "left open and re-syncs the mirror (`python -m ml.registry sync`: the mirror only)",
+                    file=sys.stderr,
+                )
             return 6 if problems else 0
         if args.command in ("list", "show"):
             _read_command(args, path)

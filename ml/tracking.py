@@ -80,25 +80,37 @@ def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Pat
 MLFLOW_END = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 
 
-def close_runs_left_open(warehouse_status: dict[str, str]) -> list[str]:
-    """End the MLflow runs still RUNNING whose warehouse run has ended (``warehouse_status``:
-    adscore run id -> ``ml.runs.status``): a training killed before its MLflow run closed
-    left it RUNNING for good.  Interrupted runs end KILLED, failed ones FAILED, and a run that
-    committed but died before closing FINISHED.  Returns the MLflow run ids ended."""
+def runs_left_open(warehouse_status: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The MLflow runs still RUNNING whose warehouse run has ended (``warehouse_status``:
+    adscore run id -> ``ml.runs.status``): (MLflow run id, adscore run id, warehouse status)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri())
     experiments = [e.experiment_id for e in client.search_experiments() if e.name.startswith("adscore-")]
     if not experiments:
         return []
-    ended = []
+    found = []
     for run in client.search_runs(
         experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
     ):
-        status = MLFLOW_END.get(warehouse_status.get(run.data.tags.get("adscore.run_id", ""), ""))
-        if status is not None:
-            client.set_terminated(run.info.run_id, status)
-            ended.append(run.info.run_id)
+        run_id = run.data.tags.get("adscore.run_id", "")
+        if warehouse_status.get(run_id) in MLFLOW_END:
+            found.append((run.info.run_id, run_id, warehouse_status[run_id]))
+    return found
+
+
+def close_runs_left_open(warehouse_status: dict[str, str]) -> list[str]:
+    """End the MLflow runs still RUNNING whose warehouse run has ended: a training killed
+    before its MLflow run closed left it RUNNING for good.  Interrupted runs end KILLED,
+    failed ones FAILED, and a run that committed but died before closing FINISHED.  Returns
+    the MLflow run ids ended."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri())
+    ended = []
+    for mlflow_run_id, _, status in runs_left_open(warehouse_status):
+        client.set_terminated(mlflow_run_id, MLFLOW_END[status])
+        ended.append(mlflow_run_id)
     return ended
 
 
