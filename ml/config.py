@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -20,6 +21,11 @@ from ml.errors import ConfigError
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 FOLD_STRATEGIES = ("warehouse", "stratified")
 FEATURE_GROUPS = ("text_features", "campaign_features", "numeric_features")
+FEATURE_TYPES = ("", "categorical", "nlp", "statistical")  # documentation only, checked
+# A warehouse table, optionally schema-qualified (ml quotes each part; this keeps SQL out).
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+# A feature's name becomes an output column prefix; scikit-learn reserves "__".
+FEATURE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_]*[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,15 @@ class _Reader:
                 f"{key}.{name}".lstrip("."),
                 f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}",
             )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(f"{key}.{name}".lstrip("."), f"expected a finite number, got {value!r}")
+        return value
+
+    def table(self, parent: dict[str, Any], name: str, key: str, default: Any = ...) -> Any:
+        """A table name ([schema.]name), or None where the default is None."""
+        value = self.get(parent, name, key, str if default is ... else (str, type(None)), default)
+        if value is not None and not TABLE_NAME.fullmatch(value):
+            raise self.fail(f"{key}.{name}", f"expected a table name like schema.table, got {value!r}")
         return value
 
     def only(self, parent: dict[str, Any], key: str, allowed: tuple[str, ...]) -> None:
@@ -216,18 +231,20 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     d = r.mapping(r.get(doc, "data", "", dict), "data")
     r.only(d, "data", tuple(f.name for f in fields(DataSpec)))
     data = DataSpec(
-        table=r.get(d, "table", "data", str),
-        folds_table=r.get(d, "folds_table", "data", str),
+        table=r.table(d, "table", "data"),
+        folds_table=r.table(d, "folds_table", "data"),
         id_columns=r.str_list(d, "id_columns", "data"),
         target=r.get(d, "target", "data", str),
         critical_columns=r.str_list(d, "critical_columns", "data", []),
         segment_columns=r.str_list(d, "segment_columns", "data", []),
-        quality_report=r.get(d, "quality_report", "data", (str, type(None)), None),
+        quality_report=r.table(d, "quality_report", "data", None),
         date_column=r.get(d, "date_column", "data", (str, type(None)), None),
     )
+    if not data.id_columns or len(set(data.id_columns)) != len(data.id_columns):
+        raise r.fail("data.id_columns", f"expected one or more distinct columns, got {list(data.id_columns)}")
 
     f = r.get(doc, "features", "", dict)
-    unknown_groups = sorted(set(f) - set(FEATURE_GROUPS))
+    unknown_groups = sorted(str(g) for g in f if g not in FEATURE_GROUPS)
     if unknown_groups:
         raise r.fail(
             f"features.{unknown_groups[0]}",
@@ -241,14 +258,22 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
             item = r.mapping(item, key)
             r.only(item, key, ("name", "transformer", "column", "type", "params"))
             name = r.get(item, "name", key, str)
+            if not FEATURE_NAME.fullmatch(name) or "__" in name:
+                raise r.fail(
+                    f"{key}.name",
+                    f"expected letters, digits and single _ (no leading/trailing _), got {name!r}",
+                )
             params = r.get(item, "params", key, dict, {}) or {}
+            kind = r.get(item, "type", key, str, "")
+            if kind not in FEATURE_TYPES:
+                raise r.fail(f"{key}.type", f"expected one of {', '.join(FEATURE_TYPES[1:])}, got {kind!r}")
             features.append(
                 FeatureSpec(
                     name=name,
                     group=group,
                     transformer=r.get(item, "transformer", key, str),
                     column=r.get(item, "column", key, str, name),
-                    type=r.get(item, "type", key, str, ""),
+                    type=kind,
                     params=dict(params),
                 )
             )
@@ -274,6 +299,13 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         ):
             raise r.fail("training.prediction_range", "expected [low, high] numbers")
         prediction_range = (float(prediction_range[0]), float(prediction_range[1]))
+        if not (math.isfinite(prediction_range[0]) and math.isfinite(prediction_range[1])) or not (
+            prediction_range[0] < prediction_range[1]
+        ):
+            raise r.fail(
+                "training.prediction_range",
+                f"expected finite [low, high], low < high, got {prediction_range}",
+            )
     training = TrainingSpec(
         candidates=candidates,
         metric=r.get(t, "metric", "training", str, "rmse"),
@@ -307,6 +339,16 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         max_error_gap=float(r.get(fz, "max_error_gap", "fairness", number, 5.0)),
         min_group_size=r.get(fz, "min_group_size", "fairness", int, 30),
     )
+    for name in ("max_parity_difference", "max_opportunity_difference", "max_error_gap"):
+        if getattr(fairness, name) < 0:
+            raise r.fail(f"fairness.{name}", f"expected a number >= 0, got {getattr(fairness, name)}")
+    if fairness.min_group_size < 1:
+        raise r.fail("fairness.min_group_size", f"expected an integer >= 1, got {fairness.min_group_size}")
+    if len(set(fairness.features)) != len(fairness.features):
+        raise r.fail(
+            "fairness",
+            f"a feature is listed twice in features / sensitive_features: {list(fairness.features)}",
+        )
     pr = r.mapping(r.get(doc, "promotion", "", dict, {}), "promotion")
     r.only(pr, "promotion", tuple(f.name for f in fields(PromotionConfig)))
     defaults = PromotionConfig()
@@ -327,12 +369,17 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         raise r.fail("promotion.confidence", f"expected a number in (0, 1), got {promotion.confidence}")
     if promotion.n_bootstrap < 100:
         raise r.fail("promotion.n_bootstrap", f"expected an integer >= 100, got {promotion.n_bootstrap}")
+    for name in ("max_ece", "max_coverage_shortfall"):
+        if not 0 <= getattr(promotion, name) <= 1:
+            raise r.fail(
+                f"promotion.{name}", f"expected a number from 0 to 1, got {getattr(promotion, name)}"
+            )
     scoring = None
     if "scoring" in doc:
         sc = r.mapping(r.get(doc, "scoring", "", dict), "scoring")
         r.only(sc, "scoring", tuple(f.name for f in fields(ScoringConfig)))
         scoring = ScoringConfig(
-            table=r.get(sc, "table", "scoring", str),
+            table=r.table(sc, "table", "scoring"),
             output=r.get(sc, "output", "scoring", str),
             drift_threshold=float(r.get(sc, "drift_threshold", "scoring", number, 0.2)),
             drift_min_rows=r.get(sc, "drift_min_rows", "scoring", int, 200),
@@ -364,17 +411,41 @@ def out_of_range(name: str, value: float | None) -> str | None:
     return None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (plain safe_load keeps
+    the last one without a word, so `n_trials: 12` then `n_trials: 3` trained 3 trials)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                continue  # unhashable: SafeLoader's own error follows
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> TaskConfig:
-    """Read and validate a task configuration file."""
+    """Read and validate a task configuration file (``yaml.SafeLoader``, duplicate keys refused)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     return parse_config(raw, str(path))
 
 

@@ -94,15 +94,26 @@ def make_transformer(spec: FeatureSpec, key: str) -> Any:
             f"{key}.transformer: unknown transformer {spec.transformer!r} "
             f"(allowed: {', '.join(sorted(TRANSFORMERS))})"
         )
+    categories = spec.params.get("categories")
+    if categories is not None and (
+        not isinstance(categories, list)
+        or not categories
+        or not all(isinstance(c, str | int | float) and not isinstance(c, bool) for c in categories)
+        or len(set(categories)) != len(categories)
+    ):
+        raise ConfigError(
+            f"{key}.params.categories: expected a non-empty list of distinct strings or numbers, "
+            f"got {categories!r}"
+        )
     try:
         transformer = factory(**spec.params)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}.params: invalid parameters for {spec.transformer}: {exc}") from None
     check = getattr(transformer, "_check_params", None)
     if check is not None:
         try:
             check()
-        except ConfigError as exc:
+        except (ConfigError, TypeError, ValueError) as exc:
             raise ConfigError(f"{key}.params: {exc}") from None
     return transformer
 

@@ -132,6 +132,91 @@ def test_wrong_parameter_type_names_the_key() -> None:
             parse_config(raw, "conf.yml")
 
 
+def test_bad_values_found_by_the_config_review_are_config_errors(tmp_path: Path) -> None:
+    """Each was a traceback (exit 1) or silently accepted: NaN thresholds (a NaN margin never
+    promotes), an inverted prediction range (every score clipped), an empty quality report
+    (the gate skipped), duplicate YAML keys (the last one won), and the rest below."""
+    nan = float("nan")
+    cases = [
+        (("promotion", "margin"), nan, "promotion.margin: expected a finite number, got nan"),
+        (("fairness", "max_parity_difference"), -1, "fairness.max_parity_difference: expected a number >= 0"),
+        (("fairness", "min_group_size"), -5, "fairness.min_group_size: expected an integer >= 1"),
+        (
+            ("promotion", "max_coverage_shortfall"),
+            -1,
+            "promotion.max_coverage_shortfall: expected a number from 0",
+        ),
+        (("scoring", "drift_threshold"), nan, "scoring.drift_threshold: expected a finite number"),
+        (
+            ("training", "prediction_range"),
+            [100, 0],
+            "training.prediction_range: expected finite [low, high]",
+        ),
+        (
+            ("training", "prediction_range"),
+            [nan, 100],
+            "training.prediction_range: expected finite [low, high]",
+        ),
+        (("data", "quality_report"), "", "data.quality_report: expected a table name"),
+        (("data", "table"), "marts.t; drop table x", "data.table: expected a table name"),
+        (("scoring", "table"), "a.b.c", "scoring.table: expected a table name"),
+        (("data", "id_columns"), [], "data.id_columns: expected one or more distinct columns"),
+        (("data", "id_columns"), ["ad_id", "ad_id"], "data.id_columns: expected one or more distinct"),
+    ]
+    for (section, key), value, message in cases:
+        raw = raw_config()
+        raw[section][key] = value
+        with pytest.raises(ConfigError, match=re.escape(f"conf.yml: {message}")):
+            parse_config(raw, "conf.yml")
+    for field, value, message in (
+        ("name", "age__min", "name: expected letters, digits and single _"),
+        ("name", "", "name: expected letters"),
+        ("type", "garbage", "type: expected one of categorical, nlp, statistical"),
+    ):
+        raw = raw_config()
+        raw["features"]["campaign_features"][0][field] = value
+        with pytest.raises(ConfigError, match=re.escape(f"features.campaign_features[0].{message}")):
+            parse_config(raw, "conf.yml")
+    raw = raw_config()
+    raw["features"][1] = []
+    with pytest.raises(ConfigError, match=r"features\.1: unknown feature group"):
+        parse_config(raw, "conf.yml")
+    # Transformer parameters: bad categories and emotion lists are the config's fault.
+    for params, message in (
+        ({"categories": []}, "params.categories: expected a non-empty list of distinct"),
+        ({"categories": ["facebook", "facebook"]}, "params.categories: expected a non-empty list"),
+        ({"categories": "facebook"}, "params.categories: expected a non-empty list"),
+    ):
+        raw = raw_config()
+        raw["features"]["campaign_features"][0]["params"] = params
+        with pytest.raises(ConfigError, match=re.escape(f"features.campaign_features[0].{message}")):
+            build_feature_pipeline(parse_config(raw, "conf.yml"))
+    emotions = next(
+        i
+        for i, f in enumerate(raw_config()["features"]["text_features"])
+        if f["transformer"] == "EmotionTransformer"
+    )
+    for value in (5, [["joy"]]):
+        raw = raw_config()
+        raw["features"]["text_features"][emotions]["params"] = {"emotions": value}
+        with pytest.raises(ConfigError, match=re.escape(f"features.text_features[{emotions}].params: ")):
+            build_feature_pipeline(parse_config(raw, "conf.yml"))
+    # The file itself: duplicate keys, a folder, bytes that are not UTF-8, deep nesting.
+    text = CONFIG.read_text()
+    duplicated = tmp_path / "dup.yml"
+    duplicated.write_text(text.replace("training:\n", "training:\n  n_trials: 12\n  n_trials: 3\n", 1))
+    with pytest.raises(ConfigError, match=r"dup.yml: not valid YAML: .*duplicate key 'n_trials'"):
+        load_config(duplicated)
+    with pytest.raises(ConfigError, match="cannot read the configuration file"):
+        load_config(tmp_path)
+    (tmp_path / "bytes.yml").write_bytes(b"task: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"bytes\.yml: not UTF-8 text"):
+        load_config(tmp_path / "bytes.yml")
+    (tmp_path / "deep.yml").write_text("task: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"deep\.yml: not valid YAML"):
+        load_config(tmp_path / "deep.yml")
+
+
 def test_unknown_transformer_param_names_the_key() -> None:
     raw = raw_config()
     raw["features"]["text_features"][1]["params"] = {"units": "bytes"}
