@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ml.errors import LockError
+from ml.errors import ConfigError, LockError
 from ml.warehouse import db_path, pid_alive
 
 HELD_ENV = "ADSCORE_LOCK_HELD"
@@ -55,7 +55,7 @@ def default_timeout() -> float:
     try:
         return float(raw) if raw else DEFAULT_TIMEOUT
     except ValueError:
-        raise LockError(f"${TIMEOUT_ENV}: expected seconds, got {raw!r}") from None
+        raise ConfigError(f"${TIMEOUT_ENV}: expected seconds, got {raw!r}") from None
 
 
 def holder(path: Path) -> dict:
@@ -85,6 +85,9 @@ def writer_lock(warehouse: Path, command: str, timeout: float | None = None) -> 
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     wait = default_timeout() if timeout is None else timeout
+    if not wait >= 0:  # NaN compares false: it would wait forever without saying so
+        where = f"${TIMEOUT_ENV}" if timeout is None else "--lock-timeout"
+        raise ConfigError(f"{where}: expected seconds >= 0 (inf: wait for good), got {wait}")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait
     try:
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with writer_lock(db_path(args.duckdb), " ".join(command), args.timeout):
             return subprocess.run(command, check=False, pass_fds=held_lock_fds()).returncode
-    except LockError as exc:
+    except (LockError, ConfigError) as exc:
         print(f"ml.lock: error: {exc}", file=sys.stderr)
         return exc.exit_code
 

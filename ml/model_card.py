@@ -260,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = db_path(args.duckdb)
     try:
-        from ml.registry import resolve_version
+        from ml.registry import known_task, resolve_version
 
+        known_task(path, args.task)
         version = args.version or int(resolve_version(path, args.task).version)
         print(write_card(path, args.task, version, args.artifacts))
     except AdscoreError as exc:

@@ -568,6 +568,18 @@ def _print_frame(frame: pd.DataFrame) -> None:
         print(frame.to_string(index=False) if len(frame) else "(none)")
 
 
+def known_task(path: Path, task: str) -> str:
+    """``task`` when it has a configuration in ml/conf or a registered version; else a
+    ConfigError (a typo would otherwise list nothing and exit 0)."""
+    registered: set[str] = set()
+    if path.exists() and _registry_ready(path):
+        registered = set(read_query(path, "select distinct model_name from ml.model_versions").model_name)
+    known = sorted(set(available_tasks()) | registered)
+    if task not in known:
+        raise ConfigError(f"--task: unknown task {task!r} (known: {', '.join(known)})")
+    return task
+
+
 def _load_task_config(task: str) -> TaskConfig:
     if task not in available_tasks():  # a name, never a path
         raise ConfigError(f"--task: unknown task {task!r} (available: {', '.join(available_tasks())})")
@@ -699,8 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     p_list.add_argument("--task")
     p_show = sub.add_parser("show", help="one version: registry row, metrics, promotions")
     p_show.add_argument("--task", required=True)
-    p_show.add_argument("--version", type=int)
-    p_show.add_argument("--alias", choices=ALIASES)
+    which = p_show.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int)
+    which.add_argument("--alias", choices=ALIASES)
     p_promote = sub.add_parser("promote", help="promote a version (default: the challenger) through the gate")
     p_promote.add_argument("--task", required=True)
     p_promote.add_argument("--version", type=int)
@@ -747,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _read_command(args: argparse.Namespace, path: Path) -> None:
     if args.command == "list":
-        _print_frame(list_versions(path, args.task))
+        _print_frame(list_versions(path, args.task and known_task(path, args.task)))
         return
     _load_task_config(args.task)
     row = resolve_version(path, args.task, args.version, args.alias)

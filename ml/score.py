@@ -158,7 +158,7 @@ def prepare_task(
     step = time.perf_counter()
     row = resolve_version(warehouse, config.task, version, alias)
     model = load_version(row, artifacts)  # every checksum verified before any row is read or written
-    set_inference_threads(model.model, n_threads or available_cpus())
+    set_inference_threads(model.model, n_threads if n_threads and n_threads > 0 else available_cpus())
     model_version = int(row.version)
     manifest = model.manifest
     frame = _read_rows(
@@ -293,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     try:
+        if args.n_jobs is not None and args.n_jobs != -1 and args.n_jobs < 1:
+            raise ConfigError(f"--n-jobs: expected -1 (every core) or an integer >= 1, got {args.n_jobs}")
         configs = task_configs(args.task)
         warehouse = db_path(args.duckdb)
         command = "ml.score " + " ".join(argv if argv is not None else sys.argv[1:])

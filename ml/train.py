@@ -779,10 +779,17 @@ def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Ca
     return candidates
 
 
-def preflight(config: TaskConfig, warehouse: Path) -> None:
+def preflight(config: TaskConfig, warehouse: Path, candidates: tuple[str, ...] | None = None) -> None:
     """Validate a task's configuration and data without training (raises like train_task)."""
+    from ml.score import OUTPUTS
+
     build_feature_pipeline(config)
-    _candidates(config, None)
+    _candidates(config, candidates)
+    if config.scoring is not None and config.scoring.output not in OUTPUTS:
+        raise ConfigError(
+            f"{config.source}: scoring.output: unknown output {config.scoring.output!r} "
+            f"(allowed: {', '.join(OUTPUTS)})"
+        )
     spec = config.data
     snapshot = read_training_snapshot(
         warehouse, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
@@ -831,7 +838,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         configs = [load_config(args.config)] if args.config is not None else task_configs(args.task)
-        candidates = tuple(c.strip() for c in args.candidates.split(",")) if args.candidates else None
+        if args.config is not None and args.task not in ("all", configs[0].task):
+            raise ConfigError(
+                f"--task {args.task!r} and --config {args.config} (task {configs[0].task!r}) disagree"
+            )
+        candidates = None
+        if args.candidates is not None:
+            candidates = tuple(c.strip() for c in args.candidates.split(","))
+            if not all(candidates) or len(set(candidates)) != len(candidates):
+                raise ConfigError(
+                    f"--candidates: expected distinct comma-separated names, got {args.candidates!r}"
+                )
         overrides = Overrides(
             args.seed,
             args.n_trials,
@@ -862,11 +879,19 @@ def _train_all(
     configs: list[TaskConfig], warehouse: Path, artifacts: Path, overrides: Overrides, track: bool
 ) -> int:
     """Under the writer lock: tidy after crashed runs, check every task, then train each."""
+    try:  # where the versions go must be a writable folder, found before the training
+        artifacts.mkdir(parents=True, exist_ok=True)
+        if not os.access(artifacts, os.W_OK):
+            raise PermissionError(f"not writable: {artifacts}")
+    except OSError as exc:
+        raise ConfigError(
+            f"--artifacts / $ADSCORE_ARTIFACTS_DIR {artifacts}: not a writable folder ({exc})"
+        ) from None
     repair_after_crashes(warehouse, artifacts, track)
     # Every task's configuration and data, and the study storage, are checked before any is
     # trained, so that a bad table stops the whole command before anything is written.
     for config in configs:
-        preflight(config, warehouse)
+        preflight(config, warehouse, overrides.candidates)
     check_study_storage()
     for config in configs:
         try:

@@ -49,6 +49,18 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
             if n_null:
                 problems.append(f"column {column} contains {n_null} null value(s)")
 
+    date = spec.date_column
+    if date is not None and date not in snapshot.columns:
+        problems.append(f"data.date_column {date}: no such column in {snapshot.table}")
+    elif (
+        date is not None
+        and date in frame.columns
+        and not (pd.api.types.is_datetime64_any_dtype(frame[date]) or _is_date_objects(frame[date]))
+    ):
+        problems.append(
+            f"data.date_column {date}: not a date or timestamp column (dtype {frame[date].dtype})"
+        )
+
     if all(c in frame.columns for c in ids) and frame.duplicated(ids).any():
         dup = frame.loc[frame.duplicated(ids), ids].iloc[0].to_dict()
         problems.append(f"{', '.join(ids)} is not unique (e.g. {dup})")
@@ -99,3 +111,13 @@ def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
         digest.update(json.dumps([(c, str(t)) for c, t in part.dtypes.items()]).encode())
         digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def _is_date_objects(column: pd.Series) -> bool:
+    """DuckDB dates arrive as Python ``datetime.date`` objects (an object column)."""
+    import datetime as dt
+
+    values = column.dropna()
+    return (
+        column.dtype == object and len(values) > 0 and all(isinstance(v, dt.date) for v in values.head(100))
+    )

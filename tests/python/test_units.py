@@ -56,6 +56,7 @@ def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
             "image_has_people": [True, False] * (n // 2),
             "audience_age_band": ["18-24", "25-34"] * (n // 2),
             "ad_score": rng.uniform(0, 100, n),
+            config.data.date_column: pd.Timestamp("2026-08-01") + pd.to_timedelta(np.arange(n), unit="D"),
         }
     )
     return pd.DataFrame(data)
@@ -245,6 +246,26 @@ def test_missing_config_file_and_unknown_model() -> None:
 
 
 # --- validation ------------------------------------------------------------------------
+
+
+def test_a_date_column_that_is_missing_or_not_a_date_is_a_validation_problem() -> None:
+    """data.date_column was ignored when missing, and failed after the whole training when it
+    named a text column."""
+    from dataclasses import replace
+
+    config = load_config(CONFIG)
+    f = frame()
+    for column, problem in (
+        ("nope", "data.date_column nope: no such column in"),
+        ("platform", "data.date_column platform: not a date or timestamp column"),
+    ):
+        bad = replace(config, data=replace(config.data, date_column=column))
+        with pytest.raises(DataValidationError) as err:
+            validate_training_data(snapshot_of(f, folds_for(f)), bad)
+        assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
+    f["launch_day"] = pd.to_datetime("2026-09-01") + pd.to_timedelta(np.arange(len(f)) % 30, unit="D")
+    good = replace(config, data=replace(config.data, date_column="launch_day"))
+    validate_training_data(snapshot_of(f, folds_for(f)), good)
 
 
 def test_validation_lists_every_problem() -> None:
@@ -1297,3 +1318,43 @@ def test_prediction_threads_follow_the_container_cpu_limit(tmp_path: Path) -> No
     quota.write_text("50000 100000\n")
     assert available_cpus(quota) == 1
     assert available_cpus(tmp_path / "absent") == own
+
+
+def test_bad_command_line_values_found_by_the_config_review_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each was silently accepted, a traceback, a wrong exit code or an endless wait."""
+    from ml import lock, model_card, registry, score, train
+
+    wh = str(tmp_path / "wh.duckdb")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("")
+    for argv in (
+        ["--config", str(CONFIG), "--task", "account_health"],  # --task was ignored
+        ["--task", "ad_score", "--candidates", ""],  # the config's candidates were used
+        ["--task", "ad_score", "--candidates", "xgboost,xgboost"],
+        ["--task", "ad_score", "--duckdb", wh, "--artifacts", str(notes)],  # failed after training
+    ):
+        assert train.main([*argv, "--no-mlflow"]) == 3, argv
+    assert score.main(["--task", "ad_score", "--n-jobs", "0", "--duckdb", wh]) == 3
+    assert lock.main(["--duckdb", wh, "--timeout", "nan", "--", "true"]) == 3  # waited for good
+    monkeypatch.setenv("ADSCORE_LOCK_TIMEOUT", "abc")
+    assert lock.main(["--duckdb", wh, "--", "true"]) == 3  # was 7, "another writer holds the lock"
+    monkeypatch.delenv("ADSCORE_LOCK_TIMEOUT")
+    assert registry.main(["--duckdb", wh, "list", "--task", "nope"]) == 3  # listed nothing, exit 0
+    assert model_card.main(["--task", "../x", "--duckdb", wh]) == 3  # was 5, "no champion"
+    with pytest.raises(SystemExit) as exited:  # --alias was ignored beside --version
+        registry.main(["--duckdb", wh, "show", "--task", "ad_score", "--version", "2", "--alias", "champion"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    for message in (
+        "--task 'account_health' and --config",
+        "--candidates: expected distinct comma-separated names, got ''",
+        "not a writable folder",
+        "--n-jobs: expected -1 (every core) or an integer >= 1, got 0",
+        "--lock-timeout: expected seconds >= 0",
+        "$ADSCORE_LOCK_TIMEOUT: expected seconds, got 'abc'",
+        "--task: unknown task 'nope'",
+        "--task: unknown task '../x'",
+    ):
+        assert message in err, message
