@@ -11,6 +11,7 @@ export DUCKDB_PATH ?= warehouse/adscore.duckdb
 export ADSCORE_RAW_DIR ?= data/raw
 export DBT_PROFILES_DIR ?= profiles
 export DO_NOT_TRACK := 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export OMP_NUM_THREADS ?= 1
 

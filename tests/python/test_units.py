@@ -1358,3 +1358,29 @@ def test_bad_command_line_values_found_by_the_config_review_exit_3(
         "--task: unknown task '../x'",
     ):
         assert message in err, message
+
+
+def test_mlflow_telemetry_is_off_whenever_ml_is_imported() -> None:
+    """MLflow 3 reports usage unless MLFLOW_DISABLE_TELEMETRY or DO_NOT_TRACK=true; this
+    project's DO_NOT_TRACK=1 (dbt's spelling) left it on.  Checked outside pytest's and CI's
+    variables, which MLflow itself treats as "off"."""
+    import subprocess
+
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "DO_NOT_TRACK": "1"}
+    check = "import mlflow.telemetry.utils as u; print(u.is_telemetry_disabled())"
+    without = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True
+    )
+    with_ml = subprocess.run(
+        [sys.executable, "-c", "import ml; " + check], env=env, capture_output=True, text=True, check=True
+    )
+    assert without.stdout.strip() == "False"  # MLflow's own default here: the reason for the fix
+    assert with_ml.stdout.strip() == "True"
+    opted_in = subprocess.run(
+        [sys.executable, "-c", "import ml; " + check],
+        env={**env, "MLFLOW_DISABLE_TELEMETRY": "false"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert opted_in.stdout.strip() == "False"  # a user may still opt in
