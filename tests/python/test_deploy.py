@@ -58,10 +58,18 @@ def test_cronjob_runs_the_same_command_on_the_persistent_volume() -> None:
     assert container["command"] == ["tini", "--", "python", "-m", "ml.pipeline"]
     makefile = (REPO / "Makefile").read_text()
     assert "$(BIN)/python -m ml.pipeline" in makefile
-    (volume,) = pod["volumes"]
-    assert volume["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
-    (mount,) = container["volumeMounts"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    mount = mounts["data"]
     env = {e["name"]: e["value"] for e in container["env"]}
+    # A read-only root: every path the job writes is on the volume or the /tmp emptyDir.
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "emptyDir" in volumes[mounts["tmp"]["name"]] and mounts["tmp"]["mountPath"] == "/tmp"
+    flat = re.sub(r"\s+", " ", DOCKERFILE)
+    for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "MPLCONFIGDIR"):
+        assert re.search(rf"{name}=/tmp/", flat), name
+    assert "PYTHONDONTWRITEBYTECODE=1" in flat and "MLFLOW_DISABLE_TELEMETRY=true" in flat
     for name in ("DUCKDB_PATH", "ADSCORE_RAW_DIR", "ADSCORE_ARTIFACTS_DIR"):
         assert env[name].startswith(mount["mountPath"] + "/")
         assert f"{name}={env[name]}" in re.sub(r"\s+", " ", DOCKERFILE)
