@@ -52,11 +52,8 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     date = spec.date_column
     if date is not None and date not in snapshot.columns:
         problems.append(f"data.date_column {date}: no such column in {snapshot.table}")
-    elif (
-        date is not None
-        and date in frame.columns
-        and not (pd.api.types.is_datetime64_any_dtype(frame[date]) or _is_date_objects(frame[date]))
-    ):
+    elif date is not None and date in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[date]):
+        # DuckDB's DATE and TIMESTAMP columns both arrive as datetime64
         problems.append(
             f"data.date_column {date}: not a date or timestamp column (dtype {frame[date].dtype})"
         )
@@ -111,13 +108,3 @@ def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
         digest.update(json.dumps([(c, str(t)) for c, t in part.dtypes.items()]).encode())
         digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
     return digest.hexdigest()
-
-
-def _is_date_objects(column: pd.Series) -> bool:
-    """DuckDB dates arrive as Python ``datetime.date`` objects (an object column)."""
-    import datetime as dt
-
-    values = column.dropna()
-    return (
-        column.dtype == object and len(values) > 0 and all(isinstance(v, dt.date) for v in values.head(100))
-    )
