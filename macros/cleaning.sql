@@ -48,11 +48,16 @@
     {#-
         A whole number, as parse_number reads it, without a decimal point: "12.7" is not
         rounded to 13, nor "1.234" (1,234 written European-style?) read as 1: both -> NULL.
+        A database's integer cast reads more than digits (DuckDB: "45991e-1" as 4599, "0x1F"
+        as 31, "1_000" as 1000): a cast is kept only when the number prints back as its text
+        (the fast path: nearly every cell) or the text is digits with a sign and spaces.
     -#}
+    {%- set fast = adscore.try_cast(text, 'bigint') -%}
     {%- set no_point = dbt.position("'.'", text) ~ ' = 0' -%}
     case
-        when {{ adscore.try_cast(text, 'bigint') }} is not null
-            then case when {{ no_point }} then {{ adscore.try_cast(text, 'bigint') }} end
+        when cast({{ fast }} as {{ dbt.type_string() }}) = {{ text }} then {{ fast }}
+        when {{ fast }} is not null
+            then case when {{ adscore.regexp_full_match(text, '\\s*[+-]?\\d+\\s*') }} then {{ fast }} end
         when {{ no_point }} then {{ adscore.try_cast(adscore.strip_number_formatting(text), 'bigint') }}
     end
 {%- endmacro %}

@@ -37,11 +37,12 @@ rule_rejects as (
         source_file,
         concat_ws('|', ad_id, cast(performance_date as varchar), platform, cast(extracted_at as varchar))
             as source_row_id,
-        -- The parsed row, with the text of any field that did not parse.
-        {{ adscore.record_as_json('performance') }} as raw_content,
+        -- The parsed row, with the text of any field that did not parse.  The row goes by an
+        -- alias no column has: DuckDB binds a name to a column before a table.
+        {{ adscore.record_as_json('performance_row') }} as raw_content,
         rejection_reason as reason_code,
         parse_errors as reason_detail
-    from performance
+    from performance as performance_row  -- noqa: AL05
     where rejection_reason is not null
 
     union all
@@ -51,10 +52,11 @@ rule_rejects as (
         source_file,
         concat_ws('|', ad_id, cast(performance_date as varchar), cast(received_at as varchar))
             as source_row_id,
-        {{ adscore.record_as_json('offline_conversions') }} as raw_content,
+        -- (offline_conversions is also a column here: to_json used to read that count.)
+        {{ adscore.record_as_json('conversion_row') }} as raw_content,
         rejection_reason as reason_code,
         parse_errors as reason_detail
-    from offline_conversions
+    from offline_conversions as conversion_row  -- noqa: AL05
     where rejection_reason is not null
 
     union all

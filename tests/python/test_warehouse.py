@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -87,6 +88,41 @@ def test_quarantine_matches_the_injected_defects(built: Warehouse) -> None:
     ]
     assert got_keys == sorted(zip(want_rule.source, want_rule.key, strict=True))
 
+    # A rule reject keeps its whole parsed row (a JSON object naming the ad), in every source.
+    kept = query(
+        built,
+        "select source_name, source_row_id, raw_content from audit.rejected_rows "
+        "where reason_code not in ('malformed_line', 'invalid_encoding', 'empty_file') "
+        "and source_name <> 'adops.creatives'",
+    )
+    assert {"conversions.offline_conversions", "meta_ads.ads_insights"} <= set(kept.source_name)
+    for source, row_id, content in kept.values:
+        record = json.loads(content)
+        assert isinstance(record, dict) and "ad_id" in record, (source, content)
+        assert record["ad_id"] is None or row_id.split("|")[0] == record["ad_id"], (source, row_id, content)
+
+
+def test_a_quote_left_open_fails_the_build_naming_the_line(built: Warehouse, tmp_path: Path) -> None:
+    """`"USD` in one cell makes the CSV reader read the rest of the file as that field: one
+    rejected line, the rows after it never read, and the reconciliation none the wiser
+    (raw = parsed + rejected).  The build must fail, naming the file and the line."""
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw, raw)
+    export = raw / "google_ads" / "ad_group_ad_performance.csv"
+    lines = export.read_bytes().split(b"\n")
+    at = next(
+        i for i in range(len(lines) // 2, len(lines)) if lines[i].count(b",") == 11 and b",USD," in lines[i]
+    )
+    lines[at] = lines[at].replace(b",USD,", b',"USD,', 1)
+    export.write_bytes(b"\n".join(lines))
+    wh = built.with_raw(tmp_path / "open_quote", raw)
+    result = wh.dbt_build()
+    assert result.returncode != 0
+    assert "assert_no_rejected_line_runs_into_the_next" in result.stdout
+    failures = query(wh, "select * from audit.assert_no_rejected_line_runs_into_the_next")
+    assert failures[["source_file", "line_number"]].values.tolist() == [[str(export), str(at + 1)]]
+    assert failures.n_lines[0] > 1 or failures.n_characters[0] >= 10000
+
 
 def test_duplicates_and_repairs(built: Warehouse) -> None:
     truth = defects(built)
@@ -148,7 +184,6 @@ def test_corruption_over_threshold_fails_dbt_and_blocks_training(tmp_path: Path)
 def test_source_freshness_reports_the_age_of_each_load(built: Warehouse) -> None:
     """`dbt source freshness` judges every source by its extraction timestamps."""
     import datetime as dt
-    import json
 
     result = built.run(str(Path(sys.executable).parent / "dbt"), "source", "freshness")
     results = json.loads((built.root / "dbt_target" / "sources.json").read_text())["results"]
@@ -165,6 +200,29 @@ def test_source_freshness_reports_the_age_of_each_load(built: Warehouse) -> None
     expected = "error" if age_days > 7 else "warn" if age_days > 2 else "pass"
     assert meta["status"] == expected
     assert result.returncode == (1 if any(r["status"] == "error" for r in results) else 0)
+
+
+def test_source_freshness_reads_offsets_in_extraction_stamps(built: Warehouse, tmp_path: Path) -> None:
+    """An export stamped 6 days 22 hours ago in New York time ("...-05:00") is 6.9 days old:
+    a warning, not an error.  Read without its offset, it looked 7.1 days old (an error)."""
+    import datetime as dt
+
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw, raw)
+    extracted = dt.datetime.now(dt.UTC) - dt.timedelta(days=6, hours=22)
+    stamp = extracted.astimezone(dt.timezone(dt.timedelta(hours=-5))).isoformat(timespec="seconds")
+    export = raw / "google_ads" / "ad_group_ad_performance.csv"
+    lines = export.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
+    stamped = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # only extracted_at looks so
+    lines = [stamped.sub(stamp, line) for line in lines]
+    export.write_text("".join(lines), encoding="utf-8", errors="surrogateescape")
+    wh = built.with_raw(tmp_path / "offsets", raw)
+    wh.dbt("source", "freshness", "--select", "source:google_ads")
+    results = json.loads((wh.root / "dbt_target" / "sources.json").read_text())["results"]
+    (google,) = results
+    loaded = dt.datetime.fromisoformat(google["max_loaded_at"].replace("Z", "+00:00"))
+    assert abs((loaded.replace(tzinfo=loaded.tzinfo or dt.UTC) - extracted).total_seconds()) < 2
+    assert google["status"] == "warn", google
 
 
 def test_account_health_label_matches_the_ground_truth(built: Warehouse) -> None:
