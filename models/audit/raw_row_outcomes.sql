@@ -62,13 +62,33 @@ clean as (
 
     union all
 
+    -- Feed rows that passed their rules, less those with no delivery ad-day to join
+    -- (quarantined as no_clean_delivery by rejected_rows).
     select
         source_name,
         source_file,
-        count(*) as n_rows
-    from offline_conversions
-    where rejection_reason is null and not is_superseded
+        sum(n_rows) as n_rows
+    from (
+        select
+            source_name,
+            source_file,
+            count(*) as n_rows
+        from offline_conversions
+        where rejection_reason is null and not is_superseded
+        group by source_name, source_file
+
+        union all
+
+        select
+            source_name,
+            source_file,
+            -count(*) as n_rows
+        from rejected_rows
+        where reason_code = 'no_clean_delivery'
+        group by source_name, source_file
+    ) as feed_counts
     group by source_name, source_file
+    having sum(n_rows) > 0
 
     union all
 

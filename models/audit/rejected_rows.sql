@@ -30,6 +30,30 @@ creatives as (
 
 ),
 
+ad_days as (
+
+    select * from {{ ref('int_ad_daily_performance_joined') }}
+
+),
+
+-- Clean feed rows whose ad and day have no clean delivery row: the join onto delivery
+-- (int_ad_daily_performance_joined) cannot use them, so they are quarantined, not counted
+-- clean.  Their delivery row was rejected (or never parsed), or the ad is unknown.
+feed_without_delivery as (
+
+    select offline_conversions.*
+    from offline_conversions
+    left join ad_days
+        on
+            offline_conversions.ad_id = ad_days.ad_id
+            and offline_conversions.performance_date = ad_days.performance_date
+    where
+        offline_conversions.rejection_reason is null
+        and not offline_conversions.is_superseded
+        and ad_days.ad_id is null
+
+),
+
 rule_rejects as (
 
     select
@@ -58,6 +82,18 @@ rule_rejects as (
         parse_errors as reason_detail
     from offline_conversions as conversion_row  -- noqa: AL05
     where rejection_reason is not null
+
+    union all
+
+    select
+        source_name,
+        source_file,
+        concat_ws('|', ad_id, cast(performance_date as varchar), cast(received_at as varchar))
+            as source_row_id,
+        {{ adscore.record_as_json('feed_row') }} as raw_content,
+        'no_clean_delivery' as reason_code,
+        'no clean delivery row of this ad and day to attach it to' as reason_detail
+    from feed_without_delivery as feed_row  -- noqa: AL05
 
     union all
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -31,6 +33,7 @@ def defects(wh: Warehouse) -> pd.DataFrame:
 def test_every_source_reconciles(built: Warehouse) -> None:
     rec = query(built, "select * from audit.source_reconciliation")
     assert len(rec) == 9 and rec.is_reconciled.all()
+    assert query(built, "select * from audit.assert_every_raw_file_is_read").empty  # no file skipped
     assert (rec.raw_rows == rec.clean_rows + rec.rejected_rows + rec.removed_duplicates).all()
     # Raw rows are what the generator wrote: data lines of every file.
     truth = defects(built)
@@ -48,7 +51,11 @@ def test_quarantine_matches_the_injected_defects(built: Warehouse) -> None:
     truth = defects(built)
     expected = truth[truth.handling == "reject"].groupby(["source", "reason"]).size()
     rejected = (
-        query(built, "select source_name, reason_code, count(*) as n from audit.rejected_rows group by all")
+        query(
+            built,
+            "select source_name, reason_code, count(*) as n from audit.rejected_rows "
+            "where reason_code <> 'no_clean_delivery' group by all",  # a consequence: next test
+        )
         .set_index(["source_name", "reason_code"])
         .n
     )
@@ -102,12 +109,61 @@ def test_quarantine_matches_the_injected_defects(built: Warehouse) -> None:
         assert record["ad_id"] is None or row_id.split("|")[0] == record["ad_id"], (source, row_id, content)
 
 
-def test_a_quote_left_open_fails_the_build_naming_the_line(built: Warehouse, tmp_path: Path) -> None:
+def test_feed_rows_without_clean_delivery_are_quarantined(built: Warehouse) -> None:
+    """A clean feed row whose ad-day has no clean delivery row cannot be joined to delivery:
+    it is quarantined (no_clean_delivery), not counted clean, and its ad's delivery export
+    really has a rejected row (ground truth)."""
+    feed = query(
+        built,
+        "select ad_id, performance_date from intermediate.int_offline_conversions_validated "
+        "where rejection_reason is null and not is_superseded",
+    )
+    ad_days = query(built, "select ad_id, performance_date from intermediate.int_ad_daily_performance_joined")
+    merged = feed.merge(ad_days, how="left", indicator=True)
+    unmatched = merged[merged._merge == "left_only"]
+    assert len(unmatched) > 0
+    outcomes = (
+        query(
+            built,
+            "select outcome, sum(n_rows) as n from audit.raw_row_outcomes "
+            "where source_name = 'conversions.offline_conversions' group by all",
+        )
+        .set_index("outcome")
+        .n
+    )
+    assert outcomes["clean"] == len(merged) - len(unmatched)
+    assert outcomes["no_clean_delivery"] == len(unmatched)
+    quarantined = query(
+        built,
+        "select raw_content from audit.rejected_rows where reason_code = 'no_clean_delivery'",
+    ).raw_content.map(json.loads)
+    assert sorted((r["ad_id"], r["performance_date"]) for r in quarantined) == sorted(
+        (a, d.date().isoformat()) for a, d in unmatched[["ad_id", "performance_date"]].values
+    )
+    truth = defects(built)
+    delivery = ("meta_ads.", "google_ads.", "tiktok_ads.", "pinterest_ads.")
+    rejected_delivery = set(truth[(truth.handling == "reject") & truth.source.str.startswith(delivery)].key)
+    assert set(unmatched.ad_id.str.split(":", n=1).str[1]) <= rejected_delivery
+
+
+def test_a_quote_left_open_or_a_header_inside_a_file_fails_the_build(
+    built: Warehouse, tmp_path: Path
+) -> None:
     """`"USD` in one cell makes the CSV reader read the rest of the file as that field: one
     rejected line, the rows after it never read, and the reconciliation none the wiser
-    (raw = parsed + rejected).  The build must fail, naming the file and the line."""
+    (raw = parsed + rejected).  A second export appended to a file with its columns in another
+    order is read in the first order.  The build must fail on both, naming file and line/row.
+    A file no source's glob reads (`.CSV`) is named in a warning."""
     raw = tmp_path / "raw"
     shutil.copytree(built.raw, raw)
+    meta = raw / "meta" / "ads_insights.csv"
+    text = meta.read_text(encoding="utf-8", errors="surrogateescape")
+    header, *rows = csv.reader(io.StringIO(text))
+    assert text.endswith("\n")
+    swapped = [[r[1], r[0], *r[2:]] for r in rows[-200:] if len(r) == len(header)][:40]
+    appended = io.StringIO()
+    csv.writer(appended, lineterminator="\n").writerows([[header[1], header[0], *header[2:]], *swapped])
+    meta.write_text(text + appended.getvalue(), encoding="utf-8", errors="surrogateescape")
     export = raw / "google_ads" / "ad_group_ad_performance.csv"
     lines = export.read_bytes().split(b"\n")
     at = next(
@@ -115,13 +171,21 @@ def test_a_quote_left_open_fails_the_build_naming_the_line(built: Warehouse, tmp
     )
     lines[at] = lines[at].replace(b",USD,", b',"USD,', 1)
     export.write_bytes(b"\n".join(lines))
+    pinterest = next((raw / "pinterest").glob("*.csv"))
+    shutil.copy(pinterest, pinterest.with_name("ad_analytics_20261001.CSV"))  # read by no glob
     wh = built.with_raw(tmp_path / "open_quote", raw)
     result = wh.dbt_build()
     assert result.returncode != 0
+    unread = query(wh, "select unread_file from audit.assert_every_raw_file_is_read").unread_file
+    assert unread.tolist() == [str(pinterest.with_name("ad_analytics_20261001.CSV"))]
     assert "assert_no_rejected_line_runs_into_the_next" in result.stdout
     failures = query(wh, "select * from audit.assert_no_rejected_line_runs_into_the_next")
     assert failures[["source_file", "line_number"]].values.tolist() == [[str(export), str(at + 1)]]
     assert failures.n_lines[0] > 1 or failures.n_characters[0] >= 10000
+    assert "assert_no_header_line_inside_a_file" in result.stdout
+    headers = query(wh, "select source_file, texts from audit.assert_no_header_line_inside_a_file")
+    assert headers.source_file.tolist() == [str(meta)]
+    assert {"impressions", "clicks", "spend"} <= set(headers.texts[0])
 
 
 def test_duplicates_and_repairs(built: Warehouse) -> None:
