@@ -27,5 +27,10 @@ POINTS = (
 
 
 def failpoint(name: str) -> None:
-    if os.environ.get(ENV) == name:
+    """SIGKILL this process at ``name``; ``<name>:stop``: SIGSTOP it there instead (a process
+    alive but paused, for tests that look at a run in progress)."""
+    value = os.environ.get(ENV)
+    if value == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    elif value == f"{name}:stop":
+        os.kill(os.getpid(), signal.SIGSTOP)

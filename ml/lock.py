@@ -66,6 +66,24 @@ def holder(path: Path) -> dict:
         return {}
 
 
+def writer_active(warehouse: Path) -> bool:
+    """Whether a writer (on any host sharing the lock file) holds the warehouse's lock now."""
+    path = lock_path(warehouse)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def _held_by_parent(path: Path) -> bool:
     """True when an ancestor holds this lock and passed it down through the environment."""
     held = os.environ.get(HELD_ENV, "")

@@ -25,6 +25,7 @@ import getpass
 import json
 import logging
 import math
+import socket
 import sys
 import uuid
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from ml.artifacts import LoadedModel, load_artifact, resolve_artifact
 from ml.config import PromotionConfig, TaskConfig, available_tasks, default_config_path, load_config
 from ml.errors import AdscoreError, ArtifactError, ConfigError, WarehouseError
 from ml.evaluation import lower_is_better, score
-from ml.lock import writer_lock
+from ml.lock import writer_active, writer_lock
 from ml.logs import setup_logging
 from ml.validation import data_hash, validate_training_data
 from ml.warehouse import (
@@ -49,6 +50,7 @@ from ml.warehouse import (
     read_training_snapshot,
     record_promotion,
     recorded_predict_ms,
+    run_process_alive,
     table_exists,
 )
 
@@ -355,10 +357,36 @@ def consistency_problems(path: Path, artifacts: Path | None = None, mlflow: bool
     runs = read_query(
         path,
         "select r.run_id, r.status, v.version from ml.runs r left join ml.model_versions v using (run_id) "
-        "where (r.status = 'succeeded') <> (v.version is not null) or r.status = 'running'",
+        "where r.status <> 'running' and (r.status = 'succeeded') <> (v.version is not null)",
     )
-    problems += [f"run {r.run_id} is {r.status} with version {r.version}" for r in runs.itertuples()]
+    problems += [
+        f"run {r.run_id} succeeded but registered no version"
+        if r.status == "succeeded"
+        else f"run {r.run_id} is {r.status} but registered v{r.version}"
+        for r in runs.itertuples()
+    ]
+    problems += [f"run {run_id} is running but {gone}" for run_id, gone in _dead_running_runs(path)]
     return problems + (mirror_problems(path) if mlflow else [])
+
+
+def _dead_running_runs(path: Path) -> list[tuple[str, str]]:
+    """Runs left `running` whose process is gone, with how that is known.  A run of this host
+    is alive while its process is (pid and start time); one of another host while a writer
+    holds the warehouse lock (a training holds it from start to end)."""
+    here = socket.gethostname()
+    rows = read_query(
+        path, "select run_id, pid, hostname, process_start from ml.runs where status = 'running'"
+    )
+    dead = []
+    for r in rows.itertuples():
+        pid = None if pd.isna(r.pid) else int(r.pid)
+        started = None if pd.isna(r.process_start) else str(r.process_start)
+        if r.hostname == here and pid is not None:
+            if not run_process_alive(pid, started):
+                dead.append((r.run_id, f"its process (pid {pid}) is gone"))
+        elif not writer_active(path):
+            dead.append((r.run_id, f"no writer holds the warehouse lock (pid {pid} on {r.hostname})"))
+    return [(run_id, f"{why}; the next training marks it interrupted") for run_id, why in dead]
 
 
 # --- MLflow mirror ------------------------------------------------------------------------

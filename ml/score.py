@@ -182,7 +182,7 @@ def prepare_task(
     scoring_id = uuid.uuid4().hex
     scored_at = _now()
     tables: dict[str, pd.DataFrame] = {}
-    n_drifted: int | None = 0
+    n_drifted: int | None = None  # not judged unless rows are scored against the bins
     if len(frame):
         step = time.perf_counter()
         text_features = TextFeatureCache(load_text_cache(warehouse, cache_keys(model.pipeline)))
@@ -324,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                     if s.n_drifted is None
                     else f"{s.n_drifted} feature(s) drifted"
                 )
+                new = "" if args.all_rows else "new "
                 print(
-                    f"ml.score: {s.task}: v{s.version} scored {s.n_scored} new of {s.n_read} rows read "
+                    f"ml.score: {s.task}: v{s.version} scored {s.n_scored} {new}of {s.n_read} rows read "
                     f"into ml.{s.output}; {drifted} (see ml.drift, scoring {s.scoring_id})"
                 )
     except AdscoreError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -209,6 +210,25 @@ def train_task(
             f"metric (allowed: {', '.join(metrics_for(config.problem_type))})"
         )
     candidates = _candidates(config, overrides.candidates)
+    folds = overrides.folds or t.folds
+    # What this run trains with: the file's configuration with the command line's options in
+    # place.  Its hash is the run's config_hash, so --skip-unchanged (and anyone grouping runs
+    # by configuration) tells a run with another --seed, --search or --candidates apart.
+    effective = dataclasses.replace(
+        config,
+        training=dataclasses.replace(
+            t,
+            seed=seed,
+            n_trials=n_trials,
+            search=search,
+            pruner=pruner,
+            timeout=timeout,
+            n_jobs=n_jobs,
+            folds=folds,
+            candidates=tuple(c.name for c in candidates),
+        ),
+    )
+    config_hash = effective.config_hash()
     pipeline = build_feature_pipeline(config)  # resolves every component before any I/O
     spec = config.data
     ids = list(spec.id_columns)
@@ -220,16 +240,15 @@ def train_task(
     frame, splits = validate_training_data(snapshot, config)
     snapshot_hash = data_hash(frame, snapshot.folds)
     if overrides.skip_unchanged:
-        previous = last_succeeded_run(warehouse, config.task, snapshot_hash, config.config_hash())
+        previous = last_succeeded_run(warehouse, config.task, snapshot_hash, config_hash)
         if previous is not None:
             raise UnchangedError(
                 f"{config.task}: skipped: training snapshot {snapshot_hash[:12]} and configuration "
-                f"{config.config_hash()[:12]} unchanged since run {previous['run_id']} "
+                f"{config_hash[:12]} unchanged since run {previous['run_id']} "
                 f"(v{previous['version']})"
             )
     train = frame.iloc[splits.train_rows].reset_index(drop=True)
     test = frame.iloc[splits.test_rows].reset_index(drop=True)
-    folds = overrides.folds or t.folds
     if folds == "stratified":
         if problem != "classification":
             raise ConfigError(f"--folds stratified: {config.task} is not a classification task")
@@ -299,7 +318,7 @@ def train_task(
             "status": "running",
             "started_at": started_at,
             "data_hash": snapshot_hash,
-            "config_hash": config.config_hash(),
+            "config_hash": config_hash,
             "seed": seed,
             "n_train_rows": len(train),
             "n_test_rows": len(test),
@@ -548,8 +567,8 @@ def train_task(
             "params": tuned.best_params,
             "seed": seed,
             "data_hash": snapshot_hash,
-            "config_hash": config.config_hash(),
-            "config": config.as_dict(),
+            "config_hash": config_hash,
+            "config": effective.as_dict(),
             "prediction_range": list(clip) if clip else None,
             "decision_threshold": threshold,
             "calibrator": calibrator.as_dict() if calibrator else None,
@@ -601,7 +620,7 @@ def train_task(
                 "search": search,
                 "pruner": pruner,
                 "n_trials": n_trials,
-                "config_hash": config.config_hash(),
+                "config_hash": config_hash,
                 **{f"param_{k}": v for k, v in tuned.best_params.items()},
             }
             tracking.log_run(params, flat, artifact.manifest_path.parent)
@@ -617,7 +636,7 @@ def train_task(
             "started_at": started_at,
             "finished_at": finished_at,
             "data_hash": snapshot_hash,
-            "config_hash": config.config_hash(),
+            "config_hash": config_hash,
             "seed": seed,
             "estimator": winner.name,
             "n_train_rows": len(train),

@@ -743,19 +743,24 @@ def unregistered_runs(path: Path) -> set[str]:
 
 
 def last_succeeded_run(path: Path, task: str, data_hash: str, config_hash: str) -> dict | None:
-    """The latest succeeded run of ``task`` on this data and configuration, with its version."""
+    """The latest succeeded run of ``task``, with its version, when it ran on this data and
+    configuration; None when it did not (an older run on them does not count: the versions
+    since were trained on something else) or there is none."""
     if not path.exists():
         return None
     with connect(path, read_only=True) as con:
         if not table_exists(con, "ml.runs") or not table_exists(con, "ml.model_versions"):
             return None
         rows = con.execute(
-            "select r.run_id, v.version from ml.runs r join ml.model_versions v using (run_id) "
-            "where r.task = ? and r.status = 'succeeded' and r.data_hash = ? and r.config_hash = ? "
-            "order by r.finished_at desc limit 1",
-            [task, data_hash, config_hash],
+            "select r.run_id, v.version, r.data_hash, r.config_hash "
+            "from ml.runs r join ml.model_versions v using (run_id) "
+            "where r.task = ? and r.status = 'succeeded' "
+            "order by r.finished_at desc, v.version desc limit 1",
+            [task],
         ).fetchall()
-    return {"run_id": rows[0][0], "version": int(rows[0][1])} if rows else None
+    if not rows or (rows[0][2], rows[0][3]) != (data_hash, config_hash):
+        return None
+    return {"run_id": rows[0][0], "version": int(rows[0][1])}
 
 
 def _utc_now() -> object:

@@ -105,6 +105,32 @@ def test_sigkill_during_training_leaves_a_consistent_registry(trained, tmp_path:
     assert folders == registered
 
 
+def test_registry_check_tells_a_training_in_progress_from_a_dead_one(trained, tmp_path: Path) -> None:
+    """A training in progress (here paused just after writing its `running` row) is not an
+    inconsistency; once its process is gone, its `running` row is."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ml.train", "--task", "account_health", "--n-trials", "1", "--no-mlflow"],
+        cwd=REPO,
+        env={**copy.env, "ADSCORE_FAILPOINT": "train:after_running_row:stop"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] != "T":
+            assert proc.poll() is None and time.monotonic() < deadline, "the training never paused"
+            time.sleep(0.5)
+        assert registry_problems(copy) == []
+    finally:
+        proc.kill()
+        proc.wait()
+    problems = registry_problems(copy)
+    assert len(problems) == 1, problems
+    assert f"is running but its process (pid {proc.pid}) is gone" in problems[0]
+
+
 def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit(
     trained, tmp_path: Path
 ) -> None:
@@ -185,6 +211,30 @@ def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit
     assert mirrored.tags["adscore.version"] == str(version)
     check = copy.ml("registry", "check")
     assert check.returncode == 0 and "consistent (0 problem(s))" in check.stdout, check.stdout
+
+
+def test_skip_unchanged_compares_the_options_run_with_the_latest_run(trained, tmp_path: Path) -> None:
+    """--skip-unchanged skips only when the latest run trained on the same data with the same
+    effective settings: the configuration file and the command line's options."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "wh", wh.raw)
+    train = ("train", "--task", "account_health", "--n-trials", "2", "--no-mlflow", "--skip-unchanged")
+    same = copy.ml(*train)  # as the fixture's training ran
+    assert same.returncode == 0 and "skipped" in same.stdout, same.stdout + same.stderr[-2000:]
+    versions = query(copy, "select count(*) from ml.model_versions where model_name = 'account_health'")[0][0]
+    reseeded = copy.ml(*train, "--seed", "8")
+    assert reseeded.returncode == 0 and "skipped" not in reseeded.stdout, reseeded.stderr[-2000:]
+    # The fixture's run matches again, but it is not the latest: the version since is seed 8's.
+    back = copy.ml(*train)
+    assert back.returncode == 0 and "skipped" not in back.stdout, back.stderr[-2000:]
+    hashes = query(
+        copy,
+        "select r.seed, r.config_hash from ml.runs r join ml.model_versions v using (run_id) "
+        "where v.model_name = 'account_health' order by v.version",
+    )
+    assert len(hashes) == versions + 2
+    assert hashes[-1][0] != hashes[-2][0] and hashes[-1][1] != hashes[-2][1]
+    assert hashes[-1] == hashes[-3]  # the same settings give the same configuration hash
 
 
 def test_sigkill_during_scoring_writes_nothing_and_the_rerun_scores_everything(

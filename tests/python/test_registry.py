@@ -258,6 +258,11 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     before = counts(copy)
     again = copy.ml("score", "--explain")
     assert again.returncode == 0 and "scored 0 new of 0 rows" in again.stdout
+    assert "drift not judged" in again.stdout  # no rows: nothing to judge, not "0 drifted"
+    empty_runs = query(
+        copy, "select n_rows_read, n_features_drifted from ml.scoring_runs order by started_at desc limit 2"
+    )
+    assert (empty_runs.n_rows_read == 0).all() and empty_runs.n_features_drifted.isna().all()
     after = counts(copy)
     assert {t: after[t] for t in ("ad_scores", "account_health_scores", "ad_score_explanations")} == {
         t: before[t] for t in ("ad_scores", "account_health_scores", "ad_score_explanations")
@@ -266,6 +271,7 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     # --all-rows rescores the same version in place: still one row per ad.
     rescore = copy.ml("score", "--task", "ad_score", "--all-rows")
     assert rescore.returncode == 0 and counts(copy)["ad_scores"] == n_ads
+    assert f"scored {n_ads} of {n_ads} rows read" in rescore.stdout
     # Without --explain the replaced scores' explanations go too; with it they come back,
     # from the same scoring run as the scores.
     assert counts(copy)["ad_score_explanations"] == 0
