@@ -381,11 +381,12 @@ def _dead_running_runs(path: Path) -> list[tuple[str, str]]:
     for r in rows.itertuples():
         pid = None if pd.isna(r.pid) else int(r.pid)
         started = None if pd.isna(r.process_start) else str(r.process_start)
-        if r.hostname == here and pid is not None:
+        host = None if pd.isna(r.hostname) else str(r.hostname)  # NA: recorded before hosts were
+        if host == here and pid is not None:
             if not run_process_alive(pid, started):
                 dead.append((r.run_id, f"its process (pid {pid}) is gone"))
         elif not writer_active(path):
-            dead.append((r.run_id, f"no writer holds the warehouse lock (pid {pid} on {r.hostname})"))
+            dead.append((r.run_id, f"no writer holds the warehouse lock (pid {pid} on {host})"))
     return [(run_id, f"{why}; the next training marks it interrupted") for run_id, why in dead]
 
 

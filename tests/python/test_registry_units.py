@@ -618,3 +618,48 @@ def test_registry_commands_refuse_an_unknown_task(
         assert (
             f"--task: unknown task {task!r} (available: account_health, ad_score)" in capsys.readouterr().err
         )
+
+
+def test_registry_check_judges_running_runs_by_their_process_or_the_lock(tmp_path: Path) -> None:
+    """A `running` row is a problem once its process is gone: this host's by pid and start
+    time, another host's (or an unknown one, as rows before hosts were recorded) when no
+    writer holds the warehouse lock."""
+    import datetime as dt
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from ml.lock import writer_lock
+    from ml.registry import consistency_problems
+    from ml.warehouse import ensure_ml_schema, process_start
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(ended.stdout)
+    here = socket.gethostname()
+    rows = [
+        ("alive", os.getpid(), here, process_start(os.getpid())),
+        ("dead", dead_pid, here, None),
+        ("elsewhere", 4242, "another-host", None),
+        ("unknown", None, None, None),
+    ]
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        ensure_ml_schema(con)
+        for run_id, pid, host, started in rows:
+            con.execute(
+                "insert into ml.runs (run_id, task, status, started_at, pid, hostname, process_start) "
+                "values (?, 'ad_score', 'running', ?, ?, ?, ?)",
+                [run_id, dt.datetime(2026, 11, 28), pid, host, started],
+            )
+
+    def problems() -> set[str]:
+        return {p.split()[1] for p in consistency_problems(path, tmp_path, mlflow=False)}
+
+    assert problems() == {"dead", "elsewhere", "unknown"}
+    with writer_lock(path, "test"):  # a writer holds the lock: the other hosts' runs may be live
+        assert problems() == {"dead"}
