@@ -11,10 +11,39 @@ import json
 import numpy as np
 import pandas as pd
 
-from ml.config import TaskConfig
+from ml.config import FeatureSpec, TaskConfig
 from ml.errors import DataValidationError
 from ml.splits import Splits, build_splits
 from ml.warehouse import TrainingSnapshot
+
+
+def required_columns(config: TaskConfig) -> dict[str, list[str]]:
+    """Each column the configuration needs from the table -> the keys (dotted paths) that name it."""
+    spec = config.data
+    needs: dict[str, list[str]] = {}
+    for key, columns in (
+        ("data.id_columns", spec.id_columns),
+        ("data.target", (spec.target,)),
+        ("data.critical_columns", spec.critical_columns),
+        ("data.segment_columns", spec.segment_columns),
+        *((f"features.{group}[{i}]", (f.column,)) for group, i, f in _numbered(config.features)),
+        ("fairness.features", config.fairness.features),
+    ):
+        for column in columns:
+            keys = needs.setdefault(column, [])
+            if key not in keys:
+                keys.append(key)
+    return needs
+
+
+def _numbered(features: tuple[FeatureSpec, ...]) -> list[tuple[str, int, FeatureSpec]]:
+    """Each feature with its group and its index in that group's list (as the file has it)."""
+    seen: dict[str, int] = {}
+    out = []
+    for f in features:
+        out.append((f.group, seen.get(f.group, 0), f))
+        seen[f.group] = seen.get(f.group, 0) + 1
+    return out
 
 
 def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tuple[pd.DataFrame, Splits]:
@@ -28,17 +57,10 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     ids = list(spec.id_columns)
     problems: list[str] = []
 
-    required = [
-        *ids,
-        spec.target,
-        *spec.critical_columns,
-        *spec.segment_columns,
-        *config.input_columns(),
-        *config.fairness.features,
-    ]
-    missing = [c for c in dict.fromkeys(required) if c not in snapshot.columns]
+    missing = {c: keys for c, keys in required_columns(config).items() if c not in snapshot.columns}
     if missing:
-        problems.append(f"missing required column(s): {', '.join(missing)}")
+        named = "; ".join(f"{c} ({', '.join(keys)})" for c, keys in missing.items())
+        problems.append(f"missing required column(s): {named} in {config.source}")
 
     if frame.empty:
         problems.append("the table has no rows")

@@ -276,10 +276,21 @@ def test_validation_lists_every_problem() -> None:
     with pytest.raises(DataValidationError) as err:
         validate_training_data(snapshot_of(f, folds_for(frame())), config)
     assert err.value.problems[:3] == [
-        "missing required column(s): geo",
+        f"missing required column(s): geo (features.campaign_features[7]) in {config.source}",
         "column objective contains 2 null value(s)",
         "ad_id is not unique (e.g. {'ad_id': 'meta:4'})",
     ]
+
+
+def test_a_missing_column_names_every_configuration_key_that_reads_it() -> None:
+    config = load_config(CONFIG)
+    f = frame().drop(columns=["objective"])
+    with pytest.raises(DataValidationError) as err:
+        validate_training_data(snapshot_of(f, folds_for(frame())), config)
+    assert err.value.problems[0] == (
+        "missing required column(s): objective (data.critical_columns, "
+        f"features.campaign_features[1], fairness.features) in {config.source}"
+    )
 
 
 def test_validation_requires_folds_for_every_row_and_a_test_split() -> None:
