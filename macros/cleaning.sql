@@ -305,3 +305,70 @@
     -#}
     {{ performance_date }} > cast({{ extracted_at }} as date) + 1
 {%- endmacro %}
+
+{% macro value_or_null_marker(text) -%}
+    {#-
+        A descriptive text cell without its blanks, or NULL when it is blank or holds a
+        spreadsheet's placeholder for a missing value (NULL, N/A, #N/A, -, --, nan, None, any
+        case): read as a value, `N/A` would become an advertiser or a category of its own.
+        Listed in a model's parse_errors fields, a placeholder is reported like an
+        unparseable value (present text, NULL value).
+    -#}
+    case
+        when upper({{ adscore.trim_blank(text) }}) in ('', 'NULL', 'N/A', '#N/A', '-', '--', 'NAN', 'NONE')
+            then null
+        else {{ adscore.trim_blank(text) }}
+    end
+{%- endmacro %}
+
+{% macro is_slash_date(text) -%}
+    {#- The text is a date written a/b/yyyy (with or without a time). -#}
+    {{- return(adapter.dispatch('is_slash_date', 'adscore')(text)) -}}
+{%- endmacro %}
+
+{% macro default__is_slash_date(text) -%}
+    regexp_like(trim({{ text }}), '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}([ T].*)?$')
+{%- endmacro %}
+
+{% macro duckdb__is_slash_date(text) -%}
+    regexp_matches(trim({{ text }}), '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}([ T].*)?$')
+{%- endmacro %}
+
+{% macro is_day_first_date(text) -%}
+    {#- The text is a/b/yyyy with a > 12: a day first, never a US month/day date. -#}
+    {{- return(adapter.dispatch('is_day_first_date', 'adscore')(text)) -}}
+{%- endmacro %}
+
+{% macro default__is_day_first_date(text) -%}
+    regexp_like(trim({{ text }}), '^(1[3-9]|2[0-9]|3[01])/[0-9]{1,2}/[0-9]{4}([ T].*)?$')
+{%- endmacro %}
+
+{% macro duckdb__is_day_first_date(text) -%}
+    regexp_matches(trim({{ text }}), '^(1[3-9]|2[0-9]|3[01])/[0-9]{1,2}/[0-9]{4}([ T].*)?$')
+{%- endmacro %}
+
+{% macro has_day_first_dates(texts, partition_by) -%}
+    {#-
+        Window expression: some row of the same `partition_by` (a file) holds, in one of the
+        `texts` columns, an a/b/yyyy date with a > 12 (a day-first date).
+    -#}
+    max(case
+        {%- for text in texts %}
+        when {{ adscore.is_day_first_date(text) }} then 1
+        {%- endfor %}
+        else 0
+    end) over (partition by {{ partition_by }}) = 1
+{%- endmacro %}
+
+{% macro parse_date_in_file(text, day_first_file) -%}
+    {#-
+        parse_date, except that in a file with evidence of day-first dates (`day_first_file`:
+        some a/b/yyyy date of the file has a > 12, e.g. 14/10/2026) an a/b/yyyy date is NULL,
+        not read month first: 01/09/2026 there is 1 September as likely as 9 January, so it
+        is never guessed (present text, NULL value: parse_errors reports it).
+    -#}
+    case
+        when not ({{ day_first_file }} and {{ adscore.is_slash_date(text) }})
+            then {{ adscore.parse_date(text) }}
+    end
+{%- endmacro %}

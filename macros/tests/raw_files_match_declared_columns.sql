@@ -72,9 +72,14 @@
 {% endtest %}
 
 {% macro first_line_query(file) -%}
-    {#- The first line of a file as text, whatever it contains. -#}
+    {#-
+        The first line of a file as text, whatever it contains.  Not strict: a file whose rows
+        end in CRLF and whose quoted cells hold a bare LF (Excel on Windows) is valid CSV, but
+        the strict reader stops on the mixed line endings.
+    -#}
     select line from read_csv('{{ file }}', header = false, auto_detect = false, delim = chr(30),
-        quote = '', escape = '', columns = {'line': 'varchar'}, ignore_errors = true)
+        quote = '', escape = '', columns = {'line': 'varchar'}, ignore_errors = true,
+        strict_mode = false)
     limit 1
 {%- endmacro %}
 

@@ -188,6 +188,76 @@ def test_a_quote_left_open_or_a_header_inside_a_file_fails_the_build(
     assert {"impressions", "clicks", "spend"} <= set(headers.texts[0])
 
 
+def test_adops_exports_that_go_wrong_fail_or_warn_naming_the_cell(built: Warehouse, tmp_path: Path) -> None:
+    """The ad-ops configuration as spreadsheets mangle it.  Valid CSV from Excel on Windows
+    (CRLF rows, a bare LF in a quoted cell) builds; `N/A` for an advertiser is no advertiser
+    (it used to merge two advertisers into one called N/A); a line the reader rejects, a header
+    line inside a file and a campaign delivered in two files fail naming file and line or key;
+    a creative's `24.3%` warns with its raw text instead of turning NULL without a word."""
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw, raw)
+    adops = raw / "adops"
+    campaigns = list(csv.reader(io.StringIO((adops / "campaigns.csv").read_text(encoding="utf-8"))))
+    head = campaigns[0]
+    campaigns[1][head.index("advertiser_id")] = "N/A"
+    campaigns[2][head.index("campaign_name")] += "\nQ4 push"  # a line break typed in the cell
+    excel = io.StringIO()
+    csv.writer(excel, lineterminator="\r\n").writerows(campaigns)
+    (adops / "campaigns.csv").write_bytes(excel.getvalue().encode())
+    redelivered = adops / "campaigns_2026-11-05.csv"
+    with redelivered.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out, lineterminator="\n").writerows([head, campaigns[3]])
+    ad_sets = (adops / "ad_sets.csv").read_text(encoding="utf-8").split("\n")
+    ad_sets[5] += ",stray"  # one field too many
+    (adops / "ad_sets.csv").write_text("\n".join(ad_sets), encoding="utf-8")
+    ads = (adops / "ads.csv").read_text(encoding="utf-8").split("\n")
+    ads.insert(7, ads[0])  # a second export appended with `cat`
+    (adops / "ads.csv").write_text("\n".join(ads), encoding="utf-8")
+    creatives = (adops / "creatives.jsonl").read_text(encoding="utf-8").split("\n")
+    first = json.loads(creatives[0])
+    first["image"]["text_overlay_pct"] = "24.3%"
+    creatives[0] = json.dumps(first)
+    (adops / "creatives.jsonl").write_text("\n".join(creatives), encoding="utf-8")
+
+    wh = built.with_raw(tmp_path / "adops", raw)
+    result = wh.dbt_build()
+    assert result.returncode != 0
+    assert "Runtime Error" not in result.stdout, result.stdout[-3000:]
+    bad_campaign = f"{campaigns[1][0].lower()}:{campaigns[1][head.index('campaign_id')]}"
+    missing = query(
+        wh, "select source_file, campaign_id from audit.not_null_stg_adops__campaigns_advertiser_id"
+    )
+    assert missing.values.tolist() == [[str(adops / "campaigns.csv"), bad_campaign]]
+    named = query(
+        wh,
+        "select parse_errors, unparsed_values from staging.stg_adops__campaigns "
+        f"where campaign_id = '{bad_campaign}'",
+    )
+    assert named.parse_errors.tolist() == ["advertiser_id"]
+    assert json.loads(named.unparsed_values[0])["advertiser_id"] == "N/A"
+    assert (
+        query(wh, "select count(*) as n from staging.stg_adops__campaigns where advertiser_id = 'N/A'").n[0]
+        == 0
+    )
+    twice = query(
+        wh, "select distinct source_file from audit.unique_key_rows_stg_adops__campaigns_campaign_id"
+    )
+    assert sorted(twice.source_file) == sorted([str(adops / "campaigns.csv"), str(redelivered)])
+    rejected = query(
+        wh,
+        "select source_file, line_number from audit.csv_lines_all_read_stg_adops__ad_sets_adops__ad_sets",
+    )
+    assert rejected[["source_file", "line_number"]].values.tolist() == [[str(adops / "ad_sets.csv"), 6]]
+    header = query(wh, "select * from audit.adops__ads__has_no_header_line_inside")
+    assert header.filename.tolist() == [str(adops / "ads.csv")]
+    overlay = query(
+        wh,
+        "select parse_errors, unparsed_values from audit.all_values_parse_stg_adops__creatives_parse_errors",
+    )
+    assert overlay.parse_errors.tolist() == ["image.text_overlay_pct"]
+    assert json.loads(overlay.unparsed_values[0])["image.text_overlay_pct"] == "24.3%"
+
+
 def test_duplicates_and_repairs(built: Warehouse) -> None:
     truth = defects(built)
     dups = query(built, "select source_name, count(*) as n from audit.removed_duplicates group by 1")

@@ -1,4 +1,5 @@
 {%- set parsed_fields = {
+    'format': ['ad_format_text', 'ad_format'],
     'daily_budget': ['daily_budget_text', 'ad_daily_budget'],
     'launch_date': ['launch_date_text', 'launch_date'],
     'planned_end_date': ['planned_end_date_text', 'planned_end_date'],
@@ -25,11 +26,13 @@ renamed as (
         || {{ adscore.trim_blank('ad_set_id') }} as ad_set_id,
         lower({{ adscore.trim_blank('source_platform') }}) || ':'
         || {{ adscore.trim_blank('creative_id') }} as creative_id,
-        lower({{ adscore.trim_blank('format') }}) as ad_format,
+        format as ad_format_text,
+        lower({{ adscore.value_or_null_marker('format') }}) as ad_format,
         daily_budget as daily_budget_text,
         launch_date as launch_date_text,
         planned_end_date as planned_end_date_text,
-        updated_at as updated_at_text
+        updated_at as updated_at_text,
+        {{ adscore.has_day_first_dates(['launch_date', 'planned_end_date'], 'filename') }} as day_first_file
 
     from source
 
@@ -40,8 +43,8 @@ parsed as (
     select
         *,
         {{ adscore.parse_number('daily_budget_text', 'decimal(18, 2)') }} as ad_daily_budget,
-        {{ adscore.parse_date('launch_date_text') }} as launch_date,
-        {{ adscore.parse_date('planned_end_date_text') }} as planned_end_date,
+        {{ adscore.parse_date_in_file('launch_date_text', 'day_first_file') }} as launch_date,
+        {{ adscore.parse_date_in_file('planned_end_date_text', 'day_first_file') }} as planned_end_date,
         {{ adscore.parse_timestamp('updated_at_text') }} as updated_at
 
     from renamed

@@ -1,4 +1,9 @@
 {%- set parsed_fields = {
+    'advertiser_id': ['advertiser_id_text', 'advertiser_id'],
+    'vertical': ['vertical_text', 'vertical'],
+    'account_size_band': ['account_size_band_text', 'account_size_band'],
+    'objective': ['objective_text', 'platform_objective'],
+    'budget_currency': ['budget_currency_text', 'budget_currency'],
     'daily_budget': ['daily_budget_text', 'campaign_daily_budget'],
     'start_date': ['start_date_text', 'campaign_start_date'],
     'end_date': ['end_date_text', 'campaign_end_date'],
@@ -23,18 +28,24 @@ renamed as (
         || {{ adscore.trim_blank('campaign_id') }} as campaign_id,
         lower({{ adscore.trim_blank('source_platform') }}) || ':'
         || {{ adscore.trim_blank('account_id') }} as account_id,
-        nullif({{ adscore.trim_blank('advertiser_id') }}, '') as advertiser_id,
+        advertiser_id as advertiser_id_text,
+        {{ adscore.value_or_null_marker('advertiser_id') }} as advertiser_id,
         lower({{ adscore.trim_blank('source_platform') }}) as source_platform,
         account_name,
-        lower({{ adscore.trim_blank('vertical') }}) as vertical,
-        lower({{ adscore.trim_blank('account_size_band') }}) as account_size_band,
+        vertical as vertical_text,
+        lower({{ adscore.value_or_null_marker('vertical') }}) as vertical,
+        account_size_band as account_size_band_text,
+        lower({{ adscore.value_or_null_marker('account_size_band') }}) as account_size_band,
         campaign_name,
-        upper({{ adscore.trim_blank('objective') }}) as platform_objective,
-        upper({{ adscore.trim_blank('budget_currency') }}) as budget_currency,
+        objective as objective_text,
+        upper({{ adscore.value_or_null_marker('objective') }}) as platform_objective,
+        budget_currency as budget_currency_text,
+        upper({{ adscore.value_or_null_marker('budget_currency') }}) as budget_currency,
         daily_budget as daily_budget_text,
         start_date as start_date_text,
         end_date as end_date_text,
-        updated_at as updated_at_text
+        updated_at as updated_at_text,
+        {{ adscore.has_day_first_dates(['start_date', 'end_date'], 'filename') }} as day_first_file
 
     from source
 
@@ -45,8 +56,8 @@ parsed as (
     select
         *,
         {{ adscore.parse_number('daily_budget_text', 'decimal(18, 2)') }} as campaign_daily_budget,
-        {{ adscore.parse_date('start_date_text') }} as campaign_start_date,
-        {{ adscore.parse_date('end_date_text') }} as campaign_end_date,
+        {{ adscore.parse_date_in_file('start_date_text', 'day_first_file') }} as campaign_start_date,
+        {{ adscore.parse_date_in_file('end_date_text', 'day_first_file') }} as campaign_end_date,
         {{ adscore.parse_timestamp('updated_at_text') }} as updated_at
 
     from renamed

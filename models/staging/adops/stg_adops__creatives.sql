@@ -1,3 +1,13 @@
+{%- set parsed_fields = {
+    'call_to_action': ['fields[5]', 'call_to_action'],
+    'image.dominant_color': ['fields[6]', 'image_dominant_color'],
+    'image.width': ['fields[7]', 'image_width'],
+    'image.height': ['fields[8]', 'image_height'],
+    'image.text_overlay_pct': ['fields[9]', 'image_text_overlay_pct'],
+    'image.has_people': ['fields[10]', 'image_has_people'],
+    'updated_at': ['fields[11]', 'updated_at'],
+} -%}
+
 {{ config(post_hook="{{ adscore.persist_csv_rejects('adops', 'creatives') }}") }}
 
 with
@@ -45,8 +55,9 @@ renamed as (
         || {{ adscore.trim_blank('fields[2]') }} as creative_id,
         fields[3] as headline,
         fields[4] as body,
-        lower({{ adscore.trim_blank('fields[5]') }}) as call_to_action,
-        lower({{ adscore.trim_blank('fields[6]') }}) as image_dominant_color,
+        fields,
+        lower({{ adscore.value_or_null_marker('fields[5]') }}) as call_to_action,
+        lower({{ adscore.value_or_null_marker('fields[6]') }}) as image_dominant_color,
         {{ adscore.parse_integer('fields[7]') }} as image_width,
         {{ adscore.parse_integer('fields[8]') }} as image_height,
         {{ adscore.parse_number('fields[9]', 'double') }} as image_text_overlay_pct,
@@ -55,6 +66,40 @@ renamed as (
 
     from extracted
 
+),
+
+checked as (
+
+    select
+        *,
+        {{ adscore.parse_errors(parsed_fields) }} as parse_error_fields
+    from renamed
+
+),
+
+final as (
+
+    select
+        source_file,
+        raw_record,
+        is_valid_json,
+        creative_id,
+        headline,
+        body,
+        call_to_action,
+        image_dominant_color,
+        image_width,
+        image_height,
+        image_text_overlay_pct,
+        image_has_people,
+        updated_at,
+        parse_error_fields as parse_errors,
+        case
+            when parse_error_fields is not null then {{ adscore.text_record(parsed_fields) }}
+        end as unparsed_values
+
+    from checked
+
 )
 
-select * from renamed
+select * from final
