@@ -12,6 +12,7 @@ load as if each loaded raw file had changed just after the listing (macro raw_lo
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
@@ -21,6 +22,7 @@ POINTS = (
     "train:after_artifact",  # the artifact folder is in place, the registry not yet written
     "train:before_commit",  # every row inserted, the transaction not committed
     "train:after_commit",  # committed; model card and MLflow mirror not yet done
+    "train:mlflow_end",  # committed; the MLflow run about to be ended FINISHED
     "score:before_commit",
     "registry:before_commit",
 )
@@ -28,9 +30,12 @@ POINTS = (
 
 def failpoint(name: str) -> None:
     """SIGKILL this process at ``name``; ``<name>:stop``: SIGSTOP it there instead (a process
-    alive but paused, for tests that look at a run in progress)."""
+    alive but paused, for tests that look at a run in progress); ``<name>:raise``: raise an
+    OSError there (a full disk: an error the code sees, not a death)."""
     value = os.environ.get(ENV)
     if value == name:
         os.kill(os.getpid(), signal.SIGKILL)
     elif value == f"{name}:stop":
         os.kill(os.getpid(), signal.SIGSTOP)
+    elif value == f"{name}:raise":
+        raise OSError(errno.ENOSPC, f"No space left on device (failpoint {name})")

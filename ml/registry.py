@@ -460,7 +460,8 @@ def _sync_mlflow(path: Path, model_name: str) -> None:
 def mirror_problems(path: Path) -> list[str]:
     """Where MLflow disagrees with the warehouse (empty when nothing was tracked in MLflow):
     a tracked version not mirrored into MLflow's model registry, an MLflow alias that is not
-    the warehouse's, and an MLflow run still RUNNING whose warehouse run has ended.  Training
+    the warehouse's, and an MLflow run whose status is not its ended warehouse run's (still
+    RUNNING, or FINISHED for a run that failed).  Training
     and ``python -m ml.registry sync`` repair each of them."""
     if not read_query(path, "select count(*) as n from ml.runs where mlflow_run_id is not null").n[0]:
         return []  # nothing was tracked: MLflow is not used here
@@ -496,10 +497,10 @@ def mirror_problems(path: Path) -> list[str]:
                     f"{model_name}@{alias}: MLflow has version {registered.get(alias)}, "
                     f"the warehouse {where} ({mirror})"
                 )
-    for mlflow_run_id, run_id, status in tracking.runs_left_open(
+    for mlflow_run_id, run_id, status, mlflow_status in tracking.runs_out_of_step(
         dict(zip(ended.run_id, ended.status, strict=True))
     ):
-        problems.append(f"MLflow run {mlflow_run_id} is RUNNING but run {run_id} is {status}")
+        problems.append(f"MLflow run {mlflow_run_id} is {mlflow_status} but run {run_id} is {status}")
     return problems
 
 

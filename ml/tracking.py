@@ -80,9 +80,12 @@ def log_run(params: dict[str, Any], metrics: dict[str, float], artifact_dir: Pat
 MLFLOW_END = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 
 
-def runs_left_open(warehouse_status: dict[str, str]) -> list[tuple[str, str, str]]:
-    """The MLflow runs still RUNNING whose warehouse run has ended (``warehouse_status``:
-    adscore run id -> ``ml.runs.status``): (MLflow run id, adscore run id, warehouse status)."""
+def runs_out_of_step(warehouse_status: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """The MLflow runs whose status disagrees with their ended warehouse run
+    (``warehouse_status``: adscore run id -> ``ml.runs.status``): a training killed before its
+    MLflow run closed left it RUNNING; one that exited with the run still active had MLflow's
+    exit hook close it FINISHED whatever happened.  Returns (MLflow run id, adscore run id,
+    warehouse status, MLflow status)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri())
@@ -90,25 +93,23 @@ def runs_left_open(warehouse_status: dict[str, str]) -> list[tuple[str, str, str
     if not experiments:
         return []
     found = []
-    for run in client.search_runs(
-        experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000
-    ):
+    for run in client.search_runs(experiments, max_results=50_000):
         run_id = run.data.tags.get("adscore.run_id", "")
-        if warehouse_status.get(run_id) in MLFLOW_END:
-            found.append((run.info.run_id, run_id, warehouse_status[run_id]))
+        status = warehouse_status.get(run_id)
+        if status in MLFLOW_END and run.info.status != MLFLOW_END[status]:
+            found.append((run.info.run_id, run_id, status, run.info.status))
     return found
 
 
-def close_runs_left_open(warehouse_status: dict[str, str]) -> list[str]:
-    """End the MLflow runs still RUNNING whose warehouse run has ended: a training killed
-    before its MLflow run closed left it RUNNING for good.  Interrupted runs end KILLED,
-    failed ones FAILED, and a run that committed but died before closing FINISHED.  Returns
-    the MLflow run ids ended."""
+def end_runs_out_of_step(warehouse_status: dict[str, str]) -> list[str]:
+    """Set each MLflow run that disagrees with its ended warehouse run (:func:`runs_out_of_step`)
+    to the warehouse's outcome: interrupted runs KILLED, failed ones FAILED, and a run that
+    committed FINISHED.  Returns the MLflow run ids changed."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri())
     ended = []
-    for mlflow_run_id, _, status in runs_left_open(warehouse_status):
+    for mlflow_run_id, _, status, _ in runs_out_of_step(warehouse_status):
         client.set_terminated(mlflow_run_id, MLFLOW_END[status])
         ended.append(mlflow_run_id)
     return ended

@@ -601,7 +601,7 @@ def train_task(
                 "adscore.learning_curve_verdict": reading.verdict,
             }
             # The MLflow run stays open until the warehouse commit below: killed before it, the
-            # run reads RUNNING until the next training ends it KILLED (close_runs_left_open);
+            # run reads RUNNING until the next training ends it KILLED (end_runs_out_of_step);
             # its id is on the `running` row at once, so a killed run still names it.
             mlflow_run_id = tracking.begin_run(f"adscore-{config.task}", run_id, tags)
             mlflow_open = True
@@ -688,12 +688,17 @@ def train_task(
             promotion["reason"],
             artifact.manifest_path,
         )
-        if mlflow_run_id:
-            tracking.end_run(mlflow_run_id, "FINISHED")
-            mlflow_open = False
-        failpoint("train:after_commit")
         # The version is registered: what follows must not turn the command into a failure
-        # (the next training writes a missing card and re-syncs MLflow: repair_after_crashes).
+        # (the next training writes a missing card, ends an MLflow run left open FINISHED and
+        # re-syncs MLflow: repair_after_crashes).
+        if mlflow_run_id:
+            mlflow_open = False
+            try:
+                failpoint("train:mlflow_end")
+                tracking.end_run(mlflow_run_id, "FINISHED")
+            except Exception as exc:
+                log.warning("%s: MLflow run %s not ended (%s)", config.task, mlflow_run_id, exc)
+        failpoint("train:after_commit")
         card = artifact.manifest_path.parent / "model_card.md"
         try:
             card = write_card(warehouse, model_name, version, artifacts)
@@ -718,11 +723,25 @@ def train_task(
             card,
         )
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
-        end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
+        stopped = isinstance(exc, KeyboardInterrupt | SystemExit) or bool(_terminating)
+        status = "interrupted" if stopped else "failed"
+        # MLflow first: if the process ends with its run still active, MLflow's exit hook
+        # closes it FINISHED, whatever happened here.
         if mlflow_run_id and mlflow_open:
             with contextlib.suppress(Exception):  # the warehouse row is the record that matters
                 tracking.end_run(mlflow_run_id, tracking.MLFLOW_END[status])
+        try:
+            end_run(warehouse, run_id, status, f"{type(exc).__name__}: {exc}")
+        except Exception as recording:  # keep the original error; the next run marks it
+            log.error(
+                "%s: run %s %s (%s: %s), and recording that in the warehouse failed too: %s",
+                config.task,
+                run_id,
+                status,
+                type(exc).__name__,
+                exc,
+                recording,
+            )
         raise
     finally:
         scratch.close()
@@ -733,8 +752,10 @@ def repair_after_crashes(warehouse: Path, artifacts: Path, track: bool) -> None:
 
     Runs whose process is gone are marked interrupted and their artifact folders tidied; a
     version committed by a training killed before its model card was written gets its card;
-    with tracking, MLflow runs left RUNNING by a killed training are ended (KILLED, FAILED, or
-    FINISHED for one that committed), and every model's MLflow registry mirror is synced
+    with tracking, MLflow runs whose status disagrees with their ended warehouse run (left
+    RUNNING by a killed training, or closed FINISHED by MLflow's exit hook) are set to it
+    (KILLED, FAILED, or FINISHED for one that committed), and every model's MLflow registry
+    mirror is synced
     (a training or `ml.registry promote` killed after its commit left the aliases behind)."""
     for run_id in mark_interrupted_runs(warehouse):
         log.warning("run %s was left running by a process that is gone: marked interrupted", run_id)
@@ -757,10 +778,10 @@ def repair_after_crashes(warehouse: Path, artifacts: Path, track: bool) -> None:
     if not track:
         return
     try:
-        for mlflow_run in tracking.close_runs_left_open(ended_run_status(warehouse)):
-            log.warning("MLflow run %s was left running by a training that ended: closed", mlflow_run)
+        for mlflow_run in tracking.end_runs_out_of_step(ended_run_status(warehouse)):
+            log.warning("MLflow run %s disagreed with its ended training's status: set to it", mlflow_run)
     except Exception as exc:  # the mirror must never stop a training
-        log.warning("could not close MLflow runs left running (%s)", exc)
+        log.warning("could not end MLflow runs out of step with the warehouse (%s)", exc)
     for model_name in sorted(set(versions.model_name)):
         sync_mlflow(warehouse, model_name)
 
@@ -849,6 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lock-timeout", type=float, help="seconds to wait for the warehouse lock")
     args = parser.parse_args(argv)
+    _terminating.clear()
     # SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C: the run is marked
     # interrupted and its MLflow run KILLED, instead of both reading `running` for good.
     with contextlib.suppress(ValueError):  # (only the main thread can set a handler)
@@ -885,12 +907,27 @@ def main(argv: list[str] | None = None) -> int:
             warehouse, "ml.train " + " ".join(argv if argv is not None else sys.argv[1:]), args.lock_timeout
         ):
             return _train_all(configs, warehouse, artifacts, overrides, not args.no_mlflow)
-    except AdscoreError as exc:
-        print(f"ml.train: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except Exception as exc:
+        if _terminating:  # the signal's unwinding surfaced as another error (see _terminating)
+            print(f"ml.train: stopped by SIGTERM ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return 128 + _terminating[0]
+        if isinstance(exc, AdscoreError):
+            print(f"ml.train: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        if isinstance(exc, OSError):  # a full disk, a read-only store: the message names the path
+            print(f"ml.train: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+# Set by the SIGTERM handler: the signal that is stopping this process.  The SystemExit the
+# handler raises can reach the code as another exception (DuckDB turns it into "RuntimeError:
+# Query interrupted" when it lands during a query), so the run is classified by this flag.
+_terminating: list[int] = []
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    _terminating.append(signum)
     raise SystemExit(128 + signum)
 
 

@@ -213,6 +213,48 @@ def test_mlflow_is_repaired_after_trainings_killed_before_and_after_their_commit
     assert check.returncode == 0 and "consistent (0 problem(s))" in check.stdout, check.stdout
 
 
+def test_an_error_fails_the_run_and_its_mlflow_run_alike(trained, tmp_path: Path) -> None:
+    """A full disk while the results are written: exit 1 with one error line (no traceback), the
+    run `failed`, its MLflow run FAILED (MLflow's exit hook used to be free to close it
+    FINISHED).  The same error while ending the MLflow run after the commit is a warning: the
+    version is registered and the command succeeds.  An MLflow run whose status disagrees with
+    its ended run is reported by `ml.registry check` and set right by the next training."""
+    import mlflow
+
+    wh, _ = trained
+    copy = fresh_copy(wh, tmp_path / "wh")
+    train = ("train", "--task", "account_health", "--n-trials", "1")
+    client = mlflow.MlflowClient(tracking_uri=copy.env["MLFLOW_TRACKING_URI"])
+
+    full = copy.with_env(ADSCORE_FAILPOINT="train:before_commit:raise").ml(*train)
+    assert full.returncode == 1, full.stderr[-3000:]
+    assert "ml.train: error: OSError: [Errno 28] No space left on device" in full.stderr
+    assert "Traceback" not in full.stderr
+    run_id, mlflow_run_id, status, error = query(
+        copy, "select run_id, mlflow_run_id, status, error from ml.runs order by started_at desc limit 1"
+    )[0]
+    assert status == "failed" and "No space left on device" in error
+    assert client.get_run(mlflow_run_id).info.status == "FAILED"
+
+    versions = query(copy, "select count(*) from ml.model_versions")[0][0]
+    late = copy.with_env(ADSCORE_FAILPOINT="train:mlflow_end:raise").ml(*train)
+    assert late.returncode == 0, late.stderr[-3000:]
+    assert "not ended" in late.stderr
+    assert query(copy, "select count(*) from ml.model_versions")[0][0] == versions + 1
+    late_run = query(copy, "select mlflow_run_id, status from ml.runs order by started_at desc limit 1")[0]
+    assert late_run[1] == "succeeded"
+    assert client.get_run(late_run[0]).info.status == "FINISHED"
+
+    client.set_terminated(mlflow_run_id, "FINISHED")  # as the exit hook used to leave it
+    check = copy.ml("registry", "check")
+    assert check.returncode == 6, check.stdout + check.stderr[-2000:]
+    assert f"MLflow run {mlflow_run_id} is FINISHED but run {run_id} is failed" in check.stdout
+    again = copy.ml(*train, "--skip-unchanged")
+    assert again.returncode == 0 and "skipped" in again.stdout, again.stderr[-3000:]
+    assert client.get_run(mlflow_run_id).info.status == "FAILED"
+    assert copy.ml("registry", "check").returncode == 0
+
+
 def test_skip_unchanged_compares_the_options_run_with_the_latest_run(trained, tmp_path: Path) -> None:
     """--skip-unchanged skips only when the latest run trained on the same data with the same
     effective settings: the configuration file and the command line's options."""

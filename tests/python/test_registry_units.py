@@ -663,3 +663,35 @@ def test_registry_check_judges_running_runs_by_their_process_or_the_lock(tmp_pat
     assert problems() == {"dead", "elsewhere", "unknown"}
     with writer_lock(path, "test"):  # a writer holds the lock: the other hosts' runs may be live
         assert problems() == {"dead"}
+
+
+SIGTERM_IN_A_QUERY = """
+import os, signal, threading, duckdb
+from ml import train
+signal.signal(signal.SIGTERM, train._exit_on_sigterm)
+threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+try:
+    duckdb.connect().execute("select count(*) from range(1000000000000)").fetchall()
+except BaseException as exc:
+    print(type(exc).__name__, train._terminating)
+"""
+
+
+def test_a_sigterm_that_lands_in_a_duckdb_query_is_still_known_as_one() -> None:
+    """The handler's SystemExit can reach the training as DuckDB's "RuntimeError: Query
+    interrupted"; the run must still be classified interrupted (exit 143), not failed, so
+    the handler records the signal where train_task and main look for it."""
+    import signal
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", SIGTERM_IN_A_QUERY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+    assert out[0] in {"RuntimeError", "SystemExit"}, out
+    assert out[1:] == [f"[{int(signal.SIGTERM)}]"], out
