@@ -36,6 +36,7 @@ create table if not exists ml.model_versions (
     artifact_path varchar not null,
     artifact_sha256 varchar not null,
     created_at timestamp not null,
+    folder_sha256 varchar,
     primary key (model_name, version)
 );
 create table if not exists ml.model_aliases (
@@ -219,5 +220,6 @@ alter table ml.runs add column if not exists learning_curve_valid_gain double;
 alter table ml.runs add column if not exists process_start varchar;
 alter table ml.cv_results add column if not exists fit_seconds double;
 alter table ml.cv_results add column if not exists predict_seconds double;
+alter table ml.model_versions add column if not exists folder_sha256 varchar;
 alter table ml.drift alter column is_drifted drop not null;
 {%- endmacro %}

@@ -28,6 +28,12 @@ from ml.models import get_candidate
 MANIFEST = "manifest.json"
 SERVED_INTERVAL_LEVEL = "0.90"  # the interval ml.score writes and the MLflow model returns
 PIPELINE_FILE = "feature_pipeline.skops"
+# Every file of the folder at registration (MLmodel, requirements.txt and figures included,
+# which manifest.json cannot list: MLmodel records the manifest's checksum) with its sha256;
+# the registry keeps this file's checksum (model_versions.folder_sha256).  model_card.md,
+# written after the registration, is not in it.
+FOLDER_FILES = "folder.sha256.json"
+MODEL_CARD = "model_card.md"
 # Types of our own that a feature pipeline may contain; skops trusts scikit-learn's own.
 TRUSTED_TYPES = (
     "ml.features.pipeline._fill_missing_category",
@@ -72,6 +78,39 @@ def sha256_file(path: Path) -> str:
 class SavedArtifact:
     manifest_path: Path
     sha256: str
+    folder_sha256: str  # of FOLDER_FILES
+
+
+def folder_listing(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by its relative path, except FOLDER_FILES and
+    the model card."""
+    return {
+        f.relative_to(folder).as_posix(): sha256_file(f)
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and f.relative_to(folder).as_posix() not in (FOLDER_FILES, MODEL_CARD)
+    }
+
+
+def folder_problems(folder: Path, expected_sha256: str) -> list[str]:
+    """How ``folder`` differs from the listing registered with it (FOLDER_FILES, whose own
+    checksum is ``expected_sha256``): the listing changed or missing, a file missing, changed
+    or added.  Empty: every file is as registered."""
+    listing_path = folder / FOLDER_FILES
+    if not listing_path.is_file():
+        return [f"{listing_path} is missing"]
+    data = listing_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        return [f"{listing_path} does not match the registry's checksum"]
+    registered: dict[str, str] = json.loads(data)
+    now = folder_listing(folder)
+    problems = [f"{folder / name} is missing" for name in registered if name not in now]
+    problems += [
+        f"{folder / name} changed since registration"
+        for name, digest in registered.items()
+        if name in now and now[name] != digest
+    ]
+    problems += [f"{folder / name} was added after registration" for name in now if name not in registered]
+    return problems
 
 
 def save_artifact(
@@ -120,6 +159,8 @@ def save_artifact(
             (tmp / "figures").mkdir()
             for figure in figures:
                 shutil.copy(figure, tmp / "figures" / figure.name)
+        listing = json.dumps(folder_listing(tmp), indent=2, sort_keys=True) + "\n"
+        (tmp / FOLDER_FILES).write_text(listing)
         for f in tmp.rglob("*"):
             if f.is_file():
                 with open(f, "rb") as handle:
@@ -129,7 +170,7 @@ def save_artifact(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     manifest_path = final / MANIFEST
-    return SavedArtifact(manifest_path, sha256_file(manifest_path))
+    return SavedArtifact(manifest_path, sha256_file(manifest_path), sha256_file(final / FOLDER_FILES))
 
 
 def reconcile_artifacts(root: Path, dead_runs: set[str]) -> list[str]:

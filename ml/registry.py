@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.artifacts import LoadedModel, load_artifact, resolve_artifact
+from ml.artifacts import MODEL_CARD, LoadedModel, folder_problems, load_artifact, resolve_artifact
 from ml.config import PromotionConfig, TaskConfig, available_tasks, default_config_path, load_config
 from ml.errors import AdscoreError, ArtifactError, ConfigError, WarehouseError
 from ml.evaluation import lower_is_better, score
@@ -344,8 +344,14 @@ def consistency_problems(path: Path, artifacts: Path | None = None, mlflow: bool
         except AdscoreError as exc:
             problems.append(f"{row.model_name} v{row.version}: {exc}")
             continue
-        if not (resolve_artifact(row.artifact_path, artifacts).parent / "model_card.md").is_file():
+        folder = resolve_artifact(row.artifact_path, artifacts).parent
+        if not (folder / MODEL_CARD).is_file():
             problems.append(f"{row.model_name} v{row.version}: no model_card.md beside its artifact")
+        folder_sha256 = getattr(row, "folder_sha256", None)
+        if isinstance(folder_sha256, str):  # null: registered before folders were listed
+            problems += [
+                f"{row.model_name} v{row.version}: {p}" for p in folder_problems(folder, folder_sha256)
+            ]
     dangling = read_query(
         path,
         "select a.model_name, a.alias, a.version from ml.model_aliases a "

@@ -673,6 +673,7 @@ def train_task(
                 "estimator": winner.name,
                 "artifact_path": stored_path(artifact.manifest_path, artifacts),
                 "artifact_sha256": artifact.sha256,
+                "folder_sha256": artifact.folder_sha256,
                 "created_at": finished_at,
             },
             decision.row(snapshot_hash, "ml.train", finished_at),

@@ -63,6 +63,7 @@ ML_TABLES: dict[str, str] = {
         artifact_path varchar not null,
         artifact_sha256 varchar not null,
         created_at timestamp not null,
+        folder_sha256 varchar,
         primary key (model_name, version)
     """,
     "model_aliases": """
@@ -403,6 +404,7 @@ MIGRATIONS = (
     ("runs", "process_start", "varchar"),
     ("cv_results", "fit_seconds", "double"),
     ("cv_results", "predict_seconds", "double"),
+    ("model_versions", "folder_sha256", "varchar"),
 )
 # NOT NULL constraints dropped after a table was first released: (table, column).
 RELAXED = (("drift", "is_drifted"),)  # null: too few rows scored to judge drift

@@ -221,6 +221,21 @@ def test_tampered_champion_artifact_stops_scoring_and_writes_nothing(trained, tm
     assert result.returncode == 6
     assert str(booster) in result.stderr and "does not match its manifest checksum" in result.stderr
     assert counts(copy) == before
+    # MLflow reads MLmodel (the module it imports) before any checksum of ours: `check` must
+    # catch an edit of it, or any other file of the folder, though scoring never reads them.
+    health = query(
+        copy,
+        "select v.artifact_path from ml.model_aliases a join ml.model_versions v using (model_name, version) "
+        "where a.model_name = 'account_health' and a.alias = 'champion'",
+    ).artifact_path[0]
+    folder = copy.artifacts / Path(health).parent
+    mlmodel = folder / "MLmodel"
+    mlmodel.write_text(mlmodel.read_text().replace("loader_module: ml.mlflow_model", "loader_module: evil"))
+    (folder / "extra.py").write_text("print('hello')\n")
+    check = copy.ml("registry", "check", "--no-mlflow")
+    assert check.returncode == 6, check.stdout + check.stderr[-2000:]
+    assert f"{mlmodel} changed since registration" in check.stdout, check.stdout
+    assert f"{folder / 'extra.py'} was added after registration" in check.stdout, check.stdout
 
 
 def test_a_task_failing_after_another_was_scored_writes_nothing(trained, tmp_path: Path) -> None:

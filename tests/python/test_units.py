@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ml.artifacts import load_artifact, save_artifact, sha256_file
+from ml.artifacts import FOLDER_FILES, folder_problems, load_artifact, save_artifact, sha256_file
 from ml.config import default_config_path, load_config, parse_config
 from ml.cv import FoldScores, cross_validate, time_predictions, within_latency
 from ml.errors import ArtifactError, ConfigError, DataValidationError, WarehouseError
@@ -468,6 +469,42 @@ def test_artifact_roundtrip_and_tamper_detection(tmp_path: Path) -> None:
     booster.unlink()
     with pytest.raises(ArtifactError, match=r"model.ubj is missing"):
         load_artifact(saved.manifest_path, saved.sha256)
+
+
+def test_the_folder_listing_covers_every_file_of_a_version(tmp_path: Path) -> None:
+    """manifest.json covers what scoring loads; the folder listing (its checksum in the
+    registry) covers the rest, MLmodel and figures included; the model card comes later."""
+    config = load_config(CONFIG)
+    f = frame()
+    pipeline = build_feature_pipeline(config).fit(f)
+    model = get_candidate("xgboost").make("regression", {"n_estimators": 5}, 0, 1)
+    model.fit(pipeline.transform(f), f.ad_score)
+    figure = tmp_path / "curve.png"
+    figure.write_bytes(b"\x89PNG not really")
+    saved = save_artifact(
+        tmp_path / "root", "ad_score", "run1", "xgboost", pipeline, model, {}, figures=[figure]
+    )
+    folder = saved.manifest_path.parent
+    assert json.loads((folder / FOLDER_FILES).read_text()).keys() == {
+        "manifest.json",
+        "model.ubj",
+        "feature_pipeline.skops",
+        "figures/curve.png",
+    }
+    assert folder_problems(folder, saved.folder_sha256) == []
+    (folder / "model_card.md").write_text("# card\n")
+    assert folder_problems(folder, saved.folder_sha256) == []
+    (folder / "figures" / "curve.png").write_bytes(b"other")
+    (folder / "figures" / "new.png").write_bytes(b"new")
+    (folder / "model.ubj").unlink()
+    assert folder_problems(folder, saved.folder_sha256) == [
+        f"{folder / 'model.ubj'} is missing",
+        f"{folder / 'figures/curve.png'} changed since registration",
+        f"{folder / 'figures/new.png'} was added after registration",
+    ]
+    assert folder_problems(folder, "0" * 64) == [
+        f"{folder / FOLDER_FILES} does not match the registry's checksum"
+    ]
 
 
 # --- tuning ----------------------------------------------------------------------------
