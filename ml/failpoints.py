@@ -22,7 +22,7 @@ POINTS = (
     "train:after_artifact",  # the artifact folder is in place, the registry not yet written
     "train:before_commit",  # every row inserted, the transaction not committed
     "train:after_commit",  # committed; model card and MLflow mirror not yet done
-    "train:mlflow_end",  # committed; the MLflow run about to be ended FINISHED
+    "train:mlflow_end",  # committed; the MLflow run about to be ended FINISHED (with MLflow only)
     "score:before_commit",
     "registry:before_commit",
 )
