@@ -514,7 +514,8 @@ def backfill_mlmodels(
     path: Path, model_name: str, artifacts: Path | None = None
 ) -> tuple[list[str], list[str]]:
     """Make versions trained before artifacts carried an ``MLmodel`` loadable by MLflow: for
-    each version tracked in MLflow whose folder lacks one, verify the artifact, write
+    each version tracked in MLflow whose folder lacks one (and was registered without a folder
+    listing: a listed folder had its MLmodel, so a missing one is a change), verify the artifact, write
     ``MLmodel`` and ``requirements.txt`` beside it (the signature's example: five rows of its
     training table) and add both to its MLflow run.  The checksummed files are untouched.
     Returns what was done and the versions that could not be given one (missing or changed
@@ -527,13 +528,19 @@ def backfill_mlmodels(
     problems: list[str] = []
     versions = read_query(
         path,
-        "select v.version, v.artifact_path, v.artifact_sha256, r.mlflow_run_id "
+        "select v.version, v.artifact_path, v.artifact_sha256, v.folder_sha256, r.mlflow_run_id "
         "from ml.model_versions v join ml.runs r using (run_id) where v.model_name = ? order by v.version",
         [model_name],
     )
     for row in versions.itertuples():
         folder = resolve_artifact(row.artifact_path, artifacts).parent
         if not row.mlflow_run_id or (folder / MLMODEL).is_file():
+            continue
+        if isinstance(row.folder_sha256, str):  # registered with its MLmodel: a change, not a gap
+            problems.append(
+                f"{model_name} v{row.version}: {MLMODEL} is missing from a folder registered with one: "
+                "not rewritten (restore it from the version's MLflow run)"
+            )
             continue
         try:
             loaded = load_version(pd.Series(row._asdict()), artifacts)

@@ -121,6 +121,11 @@ def test_better_version_is_promoted_and_registry_cli_forces_and_rolls_back(
     for folder in (local, logged):
         for name in ("MLmodel", "requirements.txt"):
             (folder / name).unlink()
+    (local / "folder.sha256.json").unlink()  # nor a listing of its files: registered before both
+    with duckdb.connect(str(wh.duckdb)) as con:
+        con.execute(
+            "update ml.model_versions set folder_sha256 = null where model_name = 'ad_score' and version = 1"
+        )
     mv1 = next(
         mv.version
         for mv in client.search_model_versions("name = 'ad_score'")
