@@ -157,13 +157,15 @@
 {% macro parse_errors(fields) -%}
     {#-
         Comma-separated names of the fields whose text is present but did not parse, or
-        NULL.  `fields` maps a field name to its [text expression, parsed expression].
+        NULL.  `fields` maps a field name to its [text expression, parsed expression].  A
+        cell of blanks only (spaces, tabs, line breaks, no-break spaces) is missing, not
+        unparseable, as in or_zero_when_empty.
     -#}
     nullif(concat_ws(','
         {%- for name, pair in fields.items() %},
         case
             when ({{ pair[1] }}) is not null then null
-            when nullif(trim({{ pair[0] }}), '') is not null then '{{ name }}'
+            when nullif({{ adscore.trim_blank(pair[0]) }}, '') is not null then '{{ name }}'
         end
         {%- endfor %}
     ), '')
@@ -244,12 +246,12 @@
 {% macro or_zero_when_empty(text, parsed) -%}
     {#-
         The documented default for optional counts and values: 0 when the cell is empty (the
-        platforms omit what did not happen); NULL when text is present but unparseable, so
-        that parse_errors reports it.
+        platforms omit what did not happen, and a cell of blanks only is empty); NULL when
+        text is present but unparseable, so that parse_errors reports it.
     -#}
     case
         when ({{ parsed }}) is not null then ({{ parsed }})
-        when nullif(trim({{ text }}), '') is null then 0
+        when nullif({{ adscore.trim_blank(text) }}, '') is null then 0
     end
 {%- endmacro %}
 
