@@ -158,14 +158,14 @@
     {#-
         Comma-separated names of the fields whose text is present but did not parse, or
         NULL.  `fields` maps a field name to its [text expression, parsed expression].  A
-        cell of blanks only (spaces, tabs, line breaks, no-break spaces) is missing, not
-        unparseable, as in or_zero_when_empty.
+        cell of blanks only (spaces of any kind, tabs, line breaks) is missing, not
+        unparseable, as in or_zero_when_empty (blanks_removed).
     -#}
     nullif(concat_ws(','
         {%- for name, pair in fields.items() %},
         case
             when ({{ pair[1] }}) is not null then null
-            when nullif({{ adscore.trim_blank(pair[0]) }}, '') is not null then '{{ name }}'
+            when nullif({{ adscore.blanks_removed(pair[0]) }}, '') is not null then '{{ name }}'
         end
         {%- endfor %}
     ), '')
@@ -251,7 +251,7 @@
     -#}
     case
         when ({{ parsed }}) is not null then ({{ parsed }})
-        when nullif({{ adscore.trim_blank(text) }}, '') is null then 0
+        when nullif({{ adscore.blanks_removed(text) }}, '') is null then 0
     end
 {%- endmacro %}
 
@@ -270,6 +270,25 @@
 
 {% macro duckdb__trim_blank(text) -%}
     trim({{ text }}, ' ' || chr(9) || chr(10) || chr(13) || chr(160))
+{%- endmacro %}
+
+{% macro blanks_removed(text) -%}
+    {#-
+        The text without the blanks around it, to tell a blank cell ('') from a value:
+        Unicode spaces (what trim removes: ' ', no-break, ideographic ...) and the control
+        blanks (tab, line feed, vertical tab, form feed, carriage return), mixed in any order.
+        Used where a value failed to parse, so its cost is off the fast path (trim_blank,
+        applied to every key, removes a fixed set instead).
+    -#}
+    {{- return(adapter.dispatch('blanks_removed', 'adscore')(text)) -}}
+{%- endmacro %}
+
+{% macro default__blanks_removed(text) -%}
+    trim({{ text }})
+{%- endmacro %}
+
+{% macro duckdb__blanks_removed(text) -%}
+    trim(translate({{ text }}, chr(9) || chr(10) || chr(11) || chr(12) || chr(13), '     '))
 {%- endmacro %}
 
 {% macro row_key() -%}

@@ -41,7 +41,7 @@
     {%- endset %}
     case
         when {{ column }} is null or {{ column }} = '' then []
-        when not json_valid({{ column }}) then case when trim({{ column }}) = '' then [] end
+        when not json_valid({{ column }}) then case when {{ adscore.blanks_removed(column) }} = '' then [] end
         {#- a CASE, not an `or`: DuckDB evaluated both sides of an `or` for every row #}
         when case when {{ column }} like '[%' then true else json_type({{ column }}) = 'ARRAY' end
             then {{ entries }}
