@@ -94,6 +94,31 @@ def _held_by_parent(path: Path) -> bool:
     return info.get("pid") == int(pid) and pid_alive(int(pid))
 
 
+def _orphaned_holders(path: Path, info: dict) -> str:
+    """When the recorded holder has exited on this host, the processes still holding the
+    lock: those it started with the descriptor and ``$ADSCORE_LOCK_HELD`` passed down
+    (:func:`held_lock_fds`), found through ``/proc`` (Linux, processes of this user; a
+    waiting writer has the file open too, but not that variable). Empty otherwise."""
+    pid = info.get("pid")
+    if not isinstance(pid, int) or info.get("host") != socket.gethostname() or pid_alive(pid):
+        return ""
+    target = str(path.resolve())
+    passed_down = f"{HELD_ENV}={target}:{pid}".encode()
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if passed_down not in (fd_dir.parent / "environ").read_bytes().split(b"\0"):
+                continue
+            if any(os.readlink(fd) == target for fd in fd_dir.iterdir()):
+                cmdline = (fd_dir.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                holders.append(f"pid {fd_dir.parent.name} ({cmdline.decode(errors='replace').strip()[:200]})")
+        except OSError:  # not ours to read, or gone meanwhile
+            continue
+    if not holders:
+        return f" (pid {pid} has exited)"
+    return f" (pid {pid} has exited; the lock is held by the process(es) it started: {', '.join(holders)})"
+
+
 @contextmanager
 def writer_lock(warehouse: Path, command: str, timeout: float | None = None) -> Iterator[None]:
     """Hold the warehouse's writer lock for the block (re-entrant for child processes)."""
@@ -119,7 +144,8 @@ def writer_lock(warehouse: Path, command: str, timeout: float | None = None) -> 
                     raise LockError(
                         f"warehouse {warehouse} is locked by another writer: pid {info.get('pid', '?')} "
                         f"({info.get('command', 'unknown command')}) on {info.get('host', '?')} since "
-                        f"{info.get('since', '?')}; waited {wait:g}s (--lock-timeout / ${TIMEOUT_ENV})"
+                        f"{info.get('since', '?')}{_orphaned_holders(path, info)}; waited {wait:g}s "
+                        f"(--lock-timeout / ${TIMEOUT_ENV})"
                     ) from None
                 time.sleep(0.2)
         info = {

@@ -799,6 +799,9 @@ def main(argv: list[str] | None = None) -> int:
     except AdscoreError as exc:
         print(f"ml.registry: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only store: the message names the path
+        print(f"ml.registry: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 def _read_command(args: argparse.Namespace, path: Path) -> None:

@@ -332,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     except AdscoreError as exc:
         print(f"ml.score: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only store: the message names the path
+        print(f"ml.score: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -281,12 +281,18 @@ def test_skip_unchanged_compares_the_options_run_with_the_latest_run(trained, tm
     assert hashes[-1] == hashes[-3]  # the same settings give the same configuration hash
 
 
-def test_sigkill_during_scoring_writes_nothing_and_the_rerun_scores_everything(
+def test_sigkill_or_full_disk_during_scoring_writes_nothing_and_the_rerun_scores_everything(
     trained, tmp_path: Path
 ) -> None:
     wh, _ = trained
     copy = wh.with_raw(tmp_path / "wh", wh.raw)
     before = ml_row_counts(copy, ML_TABLES)
+    # An OS error (a full disk) before the commit: one error line naming it, exit 1, no rows.
+    full = copy.with_env(ADSCORE_FAILPOINT="score:before_commit:raise").ml("score", "--task", "ad_score")
+    assert full.returncode == 1, full.stderr[-2000:]
+    assert "Traceback" not in full.stderr
+    assert full.stderr.strip().splitlines()[-1].startswith("ml.score: error: OSError: [Errno 28]")
+    assert ml_row_counts(copy, ML_TABLES) == before
     killed = copy.with_env(ADSCORE_FAILPOINT="score:before_commit").ml("score", "--task", "ad_score")
     assert killed.returncode == -signal.SIGKILL
     assert ml_row_counts(copy, ML_TABLES) == before

@@ -1293,8 +1293,17 @@ def test_the_writer_lock_outlives_a_killed_parent_while_its_child_writes(tmp_pat
         time.sleep(1.0)  # the child has started
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        with pytest.raises(LockError, match="locked by another writer"), writer_lock(warehouse, "test", 0.5):
+        with (
+            pytest.raises(LockError, match="locked by another writer") as held,
+            writer_lock(warehouse, "test", 0.5),
+        ):
             pass
+        # The message names the dead holder as gone, and the child that still holds the lock.
+        session = subprocess.check_output(["pgrep", "-s", str(proc.pid)], text=True)
+        (child,) = [int(p) for p in session.split()]
+        assert f"pid {proc.pid} has exited" in str(held.value)
+        assert f"held by the process(es) it started: pid {child} (" in str(held.value)
+        assert "time.sleep(120)" in str(held.value)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
