@@ -146,6 +146,7 @@ create table if not exists ml.ad_scores (
     interval_level double,
     scoring_id varchar not null,
     scored_at timestamp not null,
+    input_hash varchar,
     primary key (ad_id, model_name, model_version)
 );
 create table if not exists ml.account_health_scores (
@@ -158,6 +159,7 @@ create table if not exists ml.account_health_scores (
     threshold double not null,
     scoring_id varchar not null,
     scored_at timestamp not null,
+    input_hash varchar,
     primary key (account_id, week_start, model_name, model_version)
 );
 create table if not exists ml.ad_score_explanations (
@@ -221,5 +223,7 @@ alter table ml.runs add column if not exists process_start varchar;
 alter table ml.cv_results add column if not exists fit_seconds double;
 alter table ml.cv_results add column if not exists predict_seconds double;
 alter table ml.model_versions add column if not exists folder_sha256 varchar;
+alter table ml.ad_scores add column if not exists input_hash varchar;
+alter table ml.account_health_scores add column if not exists input_hash varchar;
 alter table ml.drift alter column is_drifted drop not null;
 {%- endmacro %}

@@ -285,8 +285,20 @@ def current_champion(path: Path, model_name: str) -> pd.Series | None:
 
 def load_version(row: pd.Series, artifacts: Path | None = None) -> LoadedModel:
     """Load a registered version after verifying its artifact against the registry row
-    (relative artifact paths resolve under ``artifacts``, default the artifacts root)."""
-    return load_artifact(resolve_artifact(row.artifact_path, artifacts), row.artifact_sha256)
+    (relative artifact paths resolve under ``artifacts``, default the artifacts root), and
+    its folder against the listing registered with it (every file: MLmodel, requirements,
+    figures), where the version has one."""
+    path = resolve_artifact(row.artifact_path, artifacts)
+    model = load_artifact(path, row.artifact_sha256)
+    listing = getattr(row, "folder_sha256", None)
+    if isinstance(listing, str) and listing:  # null: registered before folders were listed
+        problems = folder_problems(path.parent, listing)
+        if problems:
+            raise ArtifactError(
+                f"{row.model_name} v{int(row.version)}: the artifact folder differs from its "
+                f"registration: {'; '.join(problems[:5])}"
+            )
+    return model
 
 
 def holdout_predictions(model: LoadedModel, test: pd.DataFrame) -> np.ndarray:
@@ -339,12 +351,13 @@ def consistency_problems(path: Path, artifacts: Path | None = None, mlflow: bool
     problems = []
     versions = read_query(path, "select * from ml.model_versions order by model_name, version")
     for row in versions.itertuples():
-        try:
-            load_version(pd.Series(row._asdict()), artifacts)
+        manifest = resolve_artifact(row.artifact_path, artifacts)
+        folder = manifest.parent
+        try:  # the artifact alone: the folder's problems are listed one by one below
+            load_artifact(manifest, row.artifact_sha256)
         except AdscoreError as exc:
             problems.append(f"{row.model_name} v{row.version}: {exc}")
             continue
-        folder = resolve_artifact(row.artifact_path, artifacts).parent
         if not (folder / MODEL_CARD).is_file():
             problems.append(f"{row.model_name} v{row.version}: no model_card.md beside its artifact")
         folder_sha256 = getattr(row, "folder_sha256", None)

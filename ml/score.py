@@ -5,12 +5,15 @@
 
 Steps: resolve the version in the registry -> load its artifact after verifying every
 checksum (a tampered or missing file stops here, before anything is written) -> read the
-scoring table's rows that this version has not scored yet (``--all-rows``: every row,
-replacing earlier scores of the same version) -> features -> predict -> write the scores,
+scoring table's rows that this version has not scored from their current inputs (new rows,
+and rows whose inputs changed since: each score keeps the ``input_hash`` of its inputs;
+``--all-rows``: every row) -> features -> predict -> write the scores, replacing earlier ones
+of the same row and version,
 the drift of every feature against the training snapshot (PSI) and, with ``--explain``,
 each row's top contributions, with the scoring run; every task is computed first and all
-are written in one transaction.  Scores are keyed
-by row id, model and version, so a re-run on the same data and version adds nothing.
+are written in one transaction.  Scores are keyed by row id, model and version, so a re-run
+on the same data and version adds nothing.  A row's explanations are kept while its inputs
+are unchanged; ``--explain`` also explains the rows this version scored without.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -85,8 +89,12 @@ def _read_rows(
     model_name: str,
     version: int,
     all_rows: bool,
+    explanations: str | None = None,
 ) -> pd.DataFrame:
-    """The scoring table's rows (ids + model inputs), minus those this version scored."""
+    """The scoring table's rows (ids, model inputs and their ``input_hash``), minus those
+    this version scored from the same inputs (a row whose inputs changed since, e.g. a
+    restated week or an edited creative, is read again); with ``explanations``, also the
+    rows this version scored but has not explained."""
     q_table = quote_identifier(table)
     with connect(path, read_only=True) as con:
         require_finished_build(con, path)
@@ -98,16 +106,39 @@ def _read_rows(
             raise WarehouseError(
                 f"scoring table {table} lacks column(s) the model needs: {', '.join(missing)}"
             )
-        select = ", ".join(f"t.{quote_identifier(c)}" for c in dict.fromkeys((*ids, *columns)))
-        sql = f"select {select} from {q_table} as t"
+        keys = ", ".join(quote_identifier(c) for c in ids)
+        shared = con.execute(
+            f"select {keys}, count(*) over () from {q_table} group by all having count(*) > 1 limit 3"
+        ).fetchall()
+        if shared:
+            example = [dict(zip(ids, r[: len(ids)], strict=True)) for r in shared]
+            raise WarehouseError(
+                f"scoring table {table}: {shared[0][-1]} key(s) ({', '.join(ids)}) have more than one "
+                f"row, e.g. {example}: did its dbt tests fail? nothing scored"
+            )
+        read = list(dict.fromkeys((*ids, *columns)))
+        select = ", ".join(f"t.{quote_identifier(c)}" for c in read)
+        # The inputs as JSON (names and values, unambiguous), hashed: what a score was computed from.
+        packed = ", ".join(f"{quote_identifier(c)} := t.{quote_identifier(c)}" for c in read)
+        sql = f"select {select}, md5(to_json(struct_pack({packed}))) as input_hash from {q_table} as t"
         params: list = []
         if not all_rows and table_exists(con, f"ml.{output}"):
-            match = " and ".join(f"s.{quote_identifier(c)} = t.{quote_identifier(c)}" for c in ids)
-            sql += (
-                f" where not exists (select 1 from ml.{quote_identifier(output)} as s where {match} "
-                "and s.model_name = ? and s.model_version = ?)"
+
+            def match(alias: str) -> str:
+                return " and ".join(f"{alias}.{quote_identifier(c)} = t.{quote_identifier(c)}" for c in ids)
+
+            where = (
+                f"not exists (select 1 from ml.{quote_identifier(output)} as s where {match('s')} "
+                "and s.model_name = ? and s.model_version = ? and s.input_hash = t.input_hash)"
             )
             params = [model_name, version]
+            if explanations is not None and table_exists(con, f"ml.{explanations}"):
+                where += (
+                    f" or not exists (select 1 from ml.{quote_identifier(explanations)} as e "
+                    f"where {match('e')} and e.model_name = ? and e.model_version = ?)"
+                )
+                params += [model_name, version]
+            sql = f"select * from ({sql}) as t where {where}"
         return con.execute(sql, params).df()  # order is irrelevant: rows are keyed by id
 
 
@@ -161,6 +192,15 @@ def prepare_task(
     set_inference_threads(model.model, n_threads if n_threads and n_threads > 0 else available_cpus())
     model_version = int(row.version)
     manifest = model.manifest
+    candidate = get_candidate(manifest["estimator"])
+    if explain and candidate.contributions is None:
+        explain = False
+        log.warning(
+            "%s: v%d (%s) has no per-row contributions: --explain writes no explanations",
+            config.task,
+            model_version,
+            manifest["estimator"],
+        )
     frame = _read_rows(
         warehouse,
         sc.table,
@@ -170,6 +210,7 @@ def prepare_task(
         config.task,
         model_version,
         all_rows,
+        explanation_table if explain else None,
     )
     log.info(
         "%s: v%d: %d rows to score from %s (%.1fs)",
@@ -185,10 +226,19 @@ def prepare_task(
     n_drifted: int | None = None  # not judged unless rows are scored against the bins
     if len(frame):
         step = time.perf_counter()
+        input_hash = frame.pop("input_hash").to_numpy()
         text_features = TextFeatureCache(load_text_cache(warehouse, cache_keys(model.pipeline)))
         with activated(text_features):
             X = model.features(frame)
         tables["text_feature_cache"] = text_features.new_entries()
+        infinite = np.isinf(X)
+        if infinite.any():  # NaN is a missing value the models handle; an infinity is not
+            r, c = np.argwhere(infinite)[0]
+            raise WarehouseError(
+                f"scoring table {sc.table}: feature {manifest['feature_names'][c]} is infinite for "
+                f"{frame.loc[r, list(ids)].to_dict()} ({int(infinite.any(axis=1).sum())} row(s)); "
+                "nothing scored"
+            )
         raw = model.predict_features(X)
         if not np.isfinite(raw).all():
             bad = frame.loc[~np.isfinite(raw), list(ids)].head(5).to_dict("records")
@@ -203,13 +253,19 @@ def prepare_task(
                 score_upper=high,
                 interval_level=float(INTERVAL_LEVEL),
                 scored_at=scored_at,
+                input_hash=input_hash,
                 **stamp,
             )
         else:
             p = model.calibrated(raw)
             threshold = float(manifest["decision_threshold"])
             scores = keys.assign(
-                probability=p, is_at_risk=p >= threshold, threshold=threshold, scored_at=scored_at, **stamp
+                probability=p,
+                is_at_risk=p >= threshold,
+                threshold=threshold,
+                scored_at=scored_at,
+                input_hash=input_hash,
+                **stamp,
             )
         tables[sc.output] = scores
         # PSI on at most DRIFT_SAMPLE rows (a fixed-seed sample): bin shares of 200,000 rows are
@@ -241,7 +297,6 @@ def prepare_task(
                 model_version=model_version,
                 measured_at=scored_at,
             )
-        candidate = get_candidate(manifest["estimator"])
         if explain and candidate.contributions is not None:
             rows, names, values = top_contributions(
                 candidate.contributions(model.model, X), manifest["feature_names"], sc.explain_top_k
@@ -269,7 +324,7 @@ def prepare_task(
         "output": sc.output,
     }
     assert set(tables) <= set(ML_TABLES)
-    return ScoreBatch(run, tables, replace=all_rows, explanations=explanation_table)
+    return ScoreBatch(run, tables, ids=ids, explanations=explanation_table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,12 +374,15 @@ def main(argv: list[str] | None = None) -> int:
                 for config in configs
             ]
             for s in _summaries(warehouse, batches):
+                if s.n_read == 0:
+                    print(f"ml.score: {s.task}: v{s.version}: no new or changed rows to score")
+                    continue
                 drifted = (
                     "drift not judged (too few rows)"
                     if s.n_drifted is None
                     else f"{s.n_drifted} feature(s) drifted"
                 )
-                new = "" if args.all_rows else "new "
+                new = "" if args.all_rows else "new or changed "
                 print(
                     f"ml.score: {s.task}: v{s.version} scored {s.n_scored} {new}of {s.n_read} rows read "
                     f"into ml.{s.output}; {drifted} (see ml.drift, scoring {s.scoring_id})"
@@ -332,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     except AdscoreError as exc:
         print(f"ml.score: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:  # a full disk, a read-only store: the message names the path
+    except (OSError, duckdb.Error) as exc:  # a full disk, a read-only store, a damaged file
         print(f"ml.score: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -173,6 +173,7 @@ ML_TABLES: dict[str, str] = {
         interval_level double,
         scoring_id varchar not null,
         scored_at timestamp not null,
+        input_hash varchar,
         primary key (ad_id, model_name, model_version)
     """,
     "account_health_scores": """
@@ -185,6 +186,7 @@ ML_TABLES: dict[str, str] = {
         threshold double not null,
         scoring_id varchar not null,
         scored_at timestamp not null,
+        input_hash varchar,
         primary key (account_id, week_start, model_name, model_version)
     """,
     "ad_score_explanations": """
@@ -405,6 +407,8 @@ MIGRATIONS = (
     ("cv_results", "fit_seconds", "double"),
     ("cv_results", "predict_seconds", "double"),
     ("model_versions", "folder_sha256", "varchar"),
+    ("ad_scores", "input_hash", "varchar"),
+    ("account_health_scores", "input_hash", "varchar"),
 )
 # NOT NULL constraints dropped after a table was first released: (table, column).
 RELAXED = (("drift", "is_drifted"),)  # null: too few rows scored to judge drift
@@ -562,13 +566,14 @@ def record_promotion(path: Path, row: dict) -> None:
 @dataclass(frozen=True)
 class ScoreBatch:
     """One task's scoring run: its ml.scoring_runs row (with ``output``, the scores table)
-    and its tables.  With ``replace`` (every row rescored) existing rows of the same keys are
-    replaced, and the version's rows in the ``explanations`` table are removed first: they
-    explained the scores being replaced, and are written again only when this run explains."""
+    and its tables.  The scores (each with the ``input_hash`` of the inputs it was computed
+    from) replace earlier scores of the same keys and version; the version's explanations of
+    a row are removed when its inputs changed or this batch explains it again (``ids``: the
+    key columns of both tables)."""
 
     run: dict
     tables: dict[str, pd.DataFrame]
-    replace: bool
+    ids: tuple[str, ...] = ()
     explanations: str | None = None
 
 
@@ -584,25 +589,46 @@ def write_scores(path: Path, batches: list[ScoreBatch]) -> list[int]:
 
 
 def _write_score_batch(con: duckdb.DuckDBPyConnection, batch: ScoreBatch) -> int:
-    scoring_run, replace = batch.run, batch.replace
+    scoring_run = batch.run
+    output, explanations = scoring_run["output"], batch.explanations
+    scores = batch.tables.get(output)
+    if scores is not None and len(scores) and explanations is not None:
+        # A row's explanations stay while its score stands for the same inputs; they go when
+        # the row is rescored for changed inputs, or explained again by this batch.
+        keys = [c for c in scores.columns if c in batch.ids]
+        explained = batch.tables.get(explanations)
+        again = explained[keys].drop_duplicates() if explained is not None else scores[keys].iloc[:0]
+        con.register("_rescored", scores[[*keys, "input_hash"]])
+        con.register("_explained", again)
+        try:
+            on = " and ".join(f"e.{quote_identifier(c)} = n.{quote_identifier(c)}" for c in keys)
+            on_s = " and ".join(f"s.{quote_identifier(c)} = n.{quote_identifier(c)}" for c in keys)
+            con.execute(
+                f"delete from ml.{quote_identifier(explanations)} as e "
+                "where e.model_name = ? and e.model_version = ? and ("
+                f"exists (select 1 from _explained as n where {on}) or exists ("
+                f"select 1 from _rescored as n left join ml.{quote_identifier(output)} as s "
+                f"on {on_s} and s.model_name = ? and s.model_version = ? "
+                f"where {on} and s.input_hash is distinct from n.input_hash))",
+                [scoring_run["model_name"], scoring_run["model_version"]] * 2,
+            )
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.unregister("_rescored")
+                con.unregister("_explained")
     written = 0
-    if replace and batch.explanations is not None:
-        table = quote_identifier(batch.explanations)
-        con.execute(
-            f"delete from ml.{table} where model_name = ? and model_version = ?",
-            [scoring_run["model_name"], scoring_run["model_version"]],
-        )
     for name, frame in batch.tables.items():
         if name not in ML_TABLES:
             raise WarehouseError(f"unknown ml table {name!r}")
         if not len(frame):
             continue
-        before = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
         keyed = "primary key" in ML_TABLES[name]
+        # Scores and explanations of the rows read replace earlier ones of the same keys (the
+        # rows read are new, changed or asked for again); caches keep what they have.
+        replace = name in (output, explanations)
         _insert_frame(con, name, frame, ("or replace" if replace else "or ignore") if keyed else "")
-        after = con.execute(f"select count(*) from ml.{quote_identifier(name)}").fetchall()[0][0]
-        if name == scoring_run["output"]:
-            written = len(frame) if replace else after - before
+        if name == output:
+            written = len(frame)
     run = {k: v for k, v in scoring_run.items() if k != "output"}
     _insert_frame(con, "scoring_runs", pd.DataFrame([{**run, "n_rows_scored": written}]))
     return written

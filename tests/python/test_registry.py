@@ -241,6 +241,12 @@ def test_tampered_champion_artifact_stops_scoring_and_writes_nothing(trained, tm
     assert check.returncode == 6, check.stdout + check.stderr[-2000:]
     assert f"{mlmodel} changed since registration" in check.stdout, check.stdout
     assert f"{folder / 'extra.py'} was added after registration" in check.stdout, check.stdout
+    # ... and scoring verifies the folder as well as the model file: nothing is written.
+    health_scoring = copy.ml("score", "--task", "account_health")
+    assert health_scoring.returncode == 6, health_scoring.stderr[-2000:]
+    assert "the artifact folder differs from its registration" in health_scoring.stderr
+    assert f"{mlmodel} changed since registration" in health_scoring.stderr
+    assert counts(copy) == before
 
 
 def test_a_task_failing_after_another_was_scored_writes_nothing(trained, tmp_path: Path) -> None:
@@ -277,8 +283,7 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
 
     before = counts(copy)
     again = copy.ml("score", "--explain")
-    assert again.returncode == 0 and "scored 0 new of 0 rows" in again.stdout
-    assert "drift not judged" in again.stdout  # no rows: nothing to judge, not "0 drifted"
+    assert again.returncode == 0 and "no new or changed rows to score" in again.stdout
     empty_runs = query(
         copy, "select n_rows_read, n_features_drifted from ml.scoring_runs order by started_at desc limit 2"
     )
@@ -292,9 +297,9 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     rescore = copy.ml("score", "--task", "ad_score", "--all-rows")
     assert rescore.returncode == 0 and counts(copy)["ad_scores"] == n_ads
     assert f"scored {n_ads} of {n_ads} rows read" in rescore.stdout
-    # Without --explain the replaced scores' explanations go too; with it they come back,
-    # from the same scoring run as the scores.
-    assert counts(copy)["ad_score_explanations"] == 0
+    # Without --explain the explanations stay: the inputs did not change, so they still
+    # explain the (same) scores; with it they are replaced, from the same run as the scores.
+    assert counts(copy)["ad_score_explanations"] == 5 * n_ads
     explained = copy.ml("score", "--task", "ad_score", "--all-rows", "--explain")
     assert explained.returncode == 0, explained.stderr[-2000:]
     runs = query(
@@ -305,12 +310,61 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     )
     assert runs.runs[0] == 1 and runs.n[0] == 5 * n_ads and runs.same[0]
 
+    # A row whose inputs change (a restated or edited ad) is scored again: its old score and
+    # explanations go; --explain later explains the rows scored without.
+    ad = scores.ad_id.iloc[0]
+    old = query(copy, "select score, input_hash from ml.ad_scores where ad_id = ?", [ad])
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute(
+            "update marts.ad_score_features set ad_daily_budget = ad_daily_budget * 50 + 1 where ad_id = ?",
+            [ad],
+        )
+    changed = copy.ml("score", "--task", "ad_score")
+    assert changed.returncode == 0 and "scored 1 new or changed of 1 rows read" in changed.stdout
+    new = query(copy, "select score, input_hash from ml.ad_scores where ad_id = ?", [ad])
+    assert len(new) == 1 and new.input_hash[0] != old.input_hash[0]
+    assert counts(copy)["ad_scores"] == n_ads
+    assert query(copy, "select count(*) as n from ml.ad_score_explanations where ad_id = ?", [ad]).n[0] == 0
+    assert counts(copy)["ad_score_explanations"] == 5 * (n_ads - 1)
+    filled = copy.ml("score", "--task", "ad_score", "--explain")
+    assert filled.returncode == 0 and "of 1 rows read" in filled.stdout, filled.stdout
+    assert counts(copy)["ad_score_explanations"] == 5 * n_ads
+    # Two rows of one key, or an infinite input, stop scoring naming them; nothing is written.
+    before = counts(copy)
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute(
+            "insert into marts.ad_score_features select * replace (ad_daily_budget + 1 as ad_daily_budget) "
+            "from marts.ad_score_features where ad_id = ?",
+            [ad],
+        )
+    duplicated = copy.ml("score", "--task", "ad_score")
+    assert duplicated.returncode == 5, duplicated.stderr[-2000:]
+    assert "1 key(s) (ad_id) have more than one row" in duplicated.stderr
+    assert ad in duplicated.stderr and counts(copy) == before
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute("delete from marts.ad_score_features where ad_id = ?", [ad])
+        con.execute("alter table marts.ad_score_features alter ad_daily_budget type double")
+        con.execute(
+            "update marts.ad_score_features set ad_daily_budget = 'inf'::double where ad_id = ?",
+            [scores.ad_id.iloc[1]],
+        )
+    infinite = copy.ml("score", "--task", "ad_score", "--explain")
+    assert infinite.returncode == 5 and "is infinite for" in infinite.stderr, infinite.stderr[-2000:]
+    assert scores.ad_id.iloc[1] in infinite.stderr and counts(copy) == before
+
     # After training and scoring, the whole dbt build (monitoring marts included) passes, and
     # the docs list the models' exposures.
     build = copy.dbt_build()
     assert build.returncode == 0, build.stdout[-3000:]
     current = query(copy, "select platform, avg(score) as mean_score from marts.ad_scores_current group by 1")
     assert len(current) == 5
+    # The latest drift verdict is the --all-rows run's: the one-row runs since judged nothing.
+    latest = query(
+        copy,
+        "select count(*) as n, count(is_drifted) as judged, max(n_rows) as n_rows "
+        "from marts.feature_drift_latest where model_name = 'ad_score'",
+    )
+    assert latest.n[0] > 0 and latest.judged[0] == latest.n[0] and latest.n_rows[0] > 1, latest
     assert query(copy, "select count(*) as n from marts.account_health_current").n[0] > 0
     docs = copy.dbt("docs", "generate")
     assert docs.returncode == 0, docs.stdout[-3000:]

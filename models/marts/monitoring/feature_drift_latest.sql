@@ -1,6 +1,7 @@
 -- Population stability index of every feature in the latest scoring run of each model's
--- current champion that measured drift; is_drifted above the configured threshold flags
--- retraining.  A challenger's runs (ml.score --alias challenger) and a former champion's are
+-- current champion that judged drift (read enough rows: scoring.drift_min_rows; a later run
+-- of a few new rows does not hide its verdict), else its latest run; is_drifted above the
+-- configured threshold flags retraining.  A challenger's runs (ml.score --alias challenger) and a former champion's are
 -- left out: they describe a model that is not serving.
 
 with
@@ -34,7 +35,10 @@ latest_run as (
 
     select
         model_name,
-        max(measured_at) as measured_at
+        coalesce(
+            max(case when is_drifted is not null then measured_at end),
+            max(measured_at)
+        ) as measured_at
     from champion_drift
     group by model_name
 
