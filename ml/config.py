@@ -283,12 +283,21 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise r.fail("features", f"duplicate feature name(s): {', '.join(duplicates)}")
+    for ft in features:  # the label as an input would be a perfect, useless model
+        if ft.column == data.target:
+            index = [f for f in features if f.group == ft.group].index(ft)
+            raise r.fail(
+                f"features.{ft.group}[{index}]",
+                f"reads {ft.column!r}, the label (data.target): a feature cannot read the label",
+            )
 
     t = r.mapping(r.get(doc, "training", "", dict), "training")
     r.only(t, "training", tuple(f.name for f in fields(TrainingSpec)))
     candidates = r.str_list(t, "candidates", "training", ["xgboost"])
     if not candidates:
         raise r.fail("training.candidates", "at least one candidate is needed")
+    if len(set(candidates)) != len(candidates):
+        raise r.fail("training.candidates", f"a candidate is listed twice: {list(candidates)}")
     n_trials = r.get(t, "n_trials", "training", int, 10)
     if n_trials < 1:
         raise r.fail("training.n_trials", f"expected an integer >= 1, got {n_trials}")
@@ -328,6 +337,8 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         raise r.fail("training.folds", f"unknown fold strategy {training.folds!r} (allowed: {allowed})")
     if training.folds == "stratified" and problem_type != "classification":
         raise r.fail("training.folds", "stratified folds need a classification task")
+    if problem_type != "regression" and prediction_range is not None:
+        raise r.fail("training.prediction_range", "applies to regression only (problem_type: classification)")
     fz = r.mapping(r.get(doc, "fairness", "", dict, {}), "fairness")
     r.only(fz, "fairness", (*(f.name for f in fields(FairnessConfig)), "sensitive_features"))
     number = (int, float)
@@ -339,6 +350,10 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
         max_error_gap=float(r.get(fz, "max_error_gap", "fairness", number, 5.0)),
         min_group_size=r.get(fz, "min_group_size", "fairness", int, 30),
     )
+    only_for = {"max_opportunity_difference": "classification", "max_error_gap": "regression"}
+    for name, kind in only_for.items():
+        if name in fz and problem_type != kind:
+            raise r.fail(f"fairness.{name}", f"applies to {kind} only (problem_type: {problem_type})")
     for name in ("max_parity_difference", "max_opportunity_difference", "max_error_gap"):
         if getattr(fairness, name) < 0:
             raise r.fail(f"fairness.{name}", f"expected a number >= 0, got {getattr(fairness, name)}")
@@ -365,6 +380,10 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
             r.get(pr, "max_coverage_shortfall", "promotion", number, defaults.max_coverage_shortfall)
         ),
     )
+    only_for = {"max_ece": "classification", "max_coverage_shortfall": "regression"}
+    for name, kind in only_for.items():
+        if name in pr and problem_type != kind:
+            raise r.fail(f"promotion.{name}", f"applies to {kind} only (problem_type: {problem_type})")
     if not 0 < promotion.confidence < 1:
         raise r.fail("promotion.confidence", f"expected a number in (0, 1), got {promotion.confidence}")
     if promotion.n_bootstrap < 100:
@@ -396,7 +415,7 @@ def parse_config(raw: Any, source: str) -> TaskConfig:
     )
 
 
-MAX_SEED = 2**32 - 1  # numpy's and the boosters' seeds are unsigned 32-bit
+MAX_SEED = 2**31 - 1  # LightGBM reads its seed as a signed 32-bit int: 2**31 + k wraps to k
 
 
 def out_of_range(name: str, value: float | None) -> str | None:
@@ -418,6 +437,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged by SafeLoader
+                continue
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, list | dict):
                 continue  # unhashable: SafeLoader's own error follows

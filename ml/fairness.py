@@ -7,8 +7,9 @@ predictions, or of positive rates) and, for classification, the equal-opportunit
 (spread of TPRs) or, for regression, the error gap (spread of RMSEs); each against its
 configured limit.  A TPR is a rate over the group's positives, so the equal-opportunity gap
 takes only the groups with at least ``min_group_size`` positives: a group of 60 rows with 3
-positives has a TPR of 0, 1/3, 2/3 or 1, and would fail any limit by chance.  Later,
-promotion can require every check to pass.
+positives has a TPR of 0, 1/3, 2/3 or 1, and would fail any limit by chance.  A gap with
+fewer than two such groups is written with value NaN and ``passes`` null: not evaluated.
+Promotion can require every evaluated check to pass and at least one to have been evaluated.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def fairness_rows(
                             "passes": None,
                         }
                     )
+        # With fewer than two large groups a gap cannot be measured: its row is still written,
+        # value NaN and passes null ("not evaluated"), so the gate knows it was not judged.
         large = {g: s for g, s in per_group.items() if s["n_rows"] >= spec.min_group_size}
-        if len(large) < 2:
-            continue
         checks = [
             (
                 "demographic_parity_difference",

@@ -127,13 +127,26 @@ def quality_checks(
             ),
         }
     if rules.require_fairness and len(fairness):
-        failed = fairness[fairness.passes.astype("boolean").fillna(True) == False]  # noqa: E712
-        checks["fairness"] = {
-            "passes": failed.empty,
-            "detail": "; ".join(
-                f"{r.feature} {r.metric} {r.value:.3f} > {r.limit:.3f}" for r in failed.itertuples()
+        gaps = fairness[fairness.limit.notna()]
+        judged = gaps.passes.astype("boolean")
+        failed = gaps[judged.fillna(True) == False]  # noqa: E712
+        unjudged = gaps[judged.isna()]
+        detail = [f"{r.feature} {r.metric} {r.value:.3f} > {r.limit:.3f}" for r in failed.itertuples()]
+        if unjudged.shape[0] == gaps.shape[0]:
+            detail.append(
+                "no group gap could be measured (no feature has two groups of fairness.min_group_size "
+                "rows, or positives for a TPR gap)"
             )
-            or "every group gap within its limit",
+        elif not detail:
+            detail.append("every group gap measured is within its limit")
+        if len(unjudged) and len(unjudged) < len(gaps):
+            detail.append(
+                "not evaluated (too few rows or positives per group): "
+                + ", ".join(f"{r.feature} {r.metric}" for r in unjudged.itertuples())
+            )
+        checks["fairness"] = {
+            "passes": failed.empty and len(unjudged) < len(gaps),
+            "detail": "; ".join(detail),
         }
     if problem_type == "classification":
         chosen = calibration[

@@ -884,6 +884,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(
                 f"--task {args.task!r} and --config {args.config} (task {configs[0].task!r}) disagree"
             )
+        if args.study_name is not None and len(configs) > 1:
+            raise ConfigError(
+                "--study-name: one study belongs to one task: add --task "
+                f"({', '.join(c.task for c in configs)})"
+            )
         candidates = None
         if args.candidates is not None:
             candidates = tuple(c.strip() for c in args.candidates.split(","))

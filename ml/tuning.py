@@ -150,12 +150,32 @@ def tune(
         storage=working_storage,
         load_if_exists=resume,
     )
+    # What the study optimises, so that resuming it for another task, candidate or metric is
+    # refused (its trials would steer the sampler and the pruner the wrong way).
+    identity = {"candidate": candidate.name, "metric": metric, "problem_type": problem_type}
+    if resume and study.trials:
+        stored = {k: study.user_attrs.get(k) for k in identity}
+        if study.direction.name.lower() != direction or any(
+            stored[k] not in (None, v) for k, v in identity.items()
+        ):
+            raise ConfigError(
+                f"--study-name {study_name}: the stored study {study.direction.name.lower()}s "
+                f"{stored['metric'] or '?'} of {stored['candidate'] or '?'} "
+                f"({stored['problem_type'] or '?'}); "
+                f"this run {direction}s {metric} of {candidate.name} ({problem_type}): use another name"
+            )
+    for key, value in identity.items():
+        study.set_user_attr(key, value)
     if resume:
         # Under the writer lock no other process runs this study: a trial still RUNNING was
         # left by a killed process, and would otherwise stay RUNNING in the study for good.
         for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study._storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)
     earlier = {t.number for t in study.get_trials(deepcopy=False)}  # a resumed study's past trials
+    if earlier:
+        # The same seed again would propose the first run's parameters again (then pruned
+        # against their own earlier trials): a resumed search continues with another stream.
+        study.sampler = make_sampler(search, seed + len(earlier), candidate)
     if search != "grid":
         study.enqueue_trial(candidate.defaults, skip_if_exists=True)
     scores: dict[int, FoldScores] = {}
@@ -249,7 +269,21 @@ def tune(
         t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.number in scores
     ]
     if not completed:
-        raise ConfigError(f"no trial of {candidate.name} completed; raise --n-trials or relax the pruner")
+        ran = len(study.trials) - len(earlier)
+        if timeout is not None and ran < n_trials:
+            why = f"the --timeout of {timeout:g}s ended the search after {ran} of {n_trials} trial(s)"
+        elif earlier:
+            why = (
+                f"every trial of this run was pruned against the {len(earlier)} earlier trial(s) of "
+                f"study {study_name} (a resumed study's earlier trials guide the search, the model "
+                "is chosen among this run's trials)"
+            )
+        else:
+            why = "every trial was pruned"
+        raise ConfigError(
+            f"no trial of {candidate.name} completed: {why}; "
+            "raise --n-trials or --timeout, or relax the pruner"
+        )
     best = (max if maximize else min)(completed, key=lambda t: scores[t.number].mean)
     params = (
         _grid_params(candidate, optuna.trial.FixedTrial(best.params))
@@ -264,7 +298,8 @@ def tune(
             "candidate": candidate.name,
             "trial_number": t.number,
             "state": t.state.name,
-            "value": t.value,
+            # A pruned trial has no mean CV score (Optuna keeps its last report, a loss of one fold).
+            "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
             "params": json.dumps(t.params, sort_keys=True),
             "duration_seconds": t.duration.total_seconds() if t.duration else None,
         }

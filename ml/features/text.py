@@ -258,6 +258,9 @@ class EmotionTransformer(_TextTransformer):
                 f"unknown emotion(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
                 f"available: {', '.join(EMOTION_WORDS)}"
             )
+        twice = sorted({e for e in self.emotions if list(self.emotions).count(e) > 1})
+        if twice:
+            raise ConfigError(f"emotion(s) listed twice: {', '.join(twice)}")
 
     @property
     def _names(self) -> tuple[str, ...]:  # type: ignore[override]

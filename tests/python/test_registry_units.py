@@ -90,6 +90,16 @@ def test_quality_checks_read_fairness_and_calibration_rows() -> None:
     assert quality_checks("regression", fairness, coverage, PromotionConfig(max_coverage_shortfall=0.15))[
         "calibration"
     ]["passes"]
+    # A gap not evaluated (passes null) is named; with no gap evaluated at all the check fails
+    # (it used to pass: "every group gap within its limit" when nothing was measured).
+    vertical = {"feature": ["vertical"], "metric": ["error_gap"], "value": [float("nan")]}
+    partly = pd.concat([fairness.iloc[1:], pd.DataFrame({**vertical, "limit": [6.0], "passes": [None]})])
+    judged = quality_checks("regression", partly, coverage, PromotionConfig())["fairness"]
+    assert judged["passes"], judged
+    assert "not evaluated (too few rows or positives per group): vertical error_gap" in judged["detail"]
+    unjudged = fairness.assign(value=float("nan"), passes=None)
+    nothing = quality_checks("regression", unjudged, coverage, PromotionConfig())["fairness"]
+    assert not nothing["passes"] and "no group gap could be measured" in nothing["detail"]
     ece = pd.DataFrame(
         {"method": ["isotonic"], "split": ["test"], "metric": ["ece"], "value": [0.04], "is_chosen": [True]}
     )

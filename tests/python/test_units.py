@@ -107,7 +107,8 @@ def test_wrong_parameter_type_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"conf.yml: training.n_trials: expected an integer, got str"):
         parse_config(raw, "conf.yml")
     for key, value, message in (
-        ("seed", -1, "expected an integer from 0 to 4294967295, got -1"),
+        ("seed", -1, "expected an integer from 0 to 2147483647, got -1"),
+        ("seed", 2**31, "expected an integer from 0 to 2147483647, got 2147483648"),
         ("n_jobs", 0, "expected -1 (every core) or an integer >= 1, got 0"),
         ("timeout", True, "expected an integer or a number or NoneType, got bool"),
         ("timeout", 0, "expected seconds > 0 (or null for none), got 0"),
@@ -132,6 +133,50 @@ def test_wrong_parameter_type_names_the_key() -> None:
         raw["scoring"][key] = value
         with pytest.raises(ConfigError, match=re.escape(f"conf.yml: scoring.{key}: {message}")):
             parse_config(raw, "conf.yml")
+
+
+def test_configurations_the_second_config_review_found_accepted_are_refused(tmp_path: Path) -> None:
+    """Each trained with exit 0 before: the label read as a feature (R2 0.999), a candidate
+    cross-validated twice, an emotion counted twice, and task-specific keys set on the other
+    kind of task (ignored without a word). YAML merge keys, which safe_load reads, were refused."""
+    from ml.config import load_config
+
+    raw = raw_config()
+    raw["features"]["numeric_features"].append(
+        {"name": "leak", "column": "ad_score", "transformer": "passthrough"}
+    )
+    index = len(raw["features"]["numeric_features"]) - 1
+    with pytest.raises(
+        ConfigError, match=re.escape(f"features.numeric_features[{index}]: reads 'ad_score', the label")
+    ):
+        parse_config(raw, "conf.yml")
+    raw = raw_config()
+    raw["training"]["candidates"] = ["xgboost", "lightgbm", "xgboost"]
+    with pytest.raises(ConfigError, match=re.escape("training.candidates: a candidate is listed twice")):
+        parse_config(raw, "conf.yml")
+    raw = raw_config()
+    emotions = next(f for f in raw["features"]["text_features"] if f["name"] == "emotions")
+    emotions["params"]["emotions"] = ["joy", "joy"]
+    with pytest.raises(ConfigError, match=re.escape("emotion(s) listed twice: joy")):
+        build_feature_pipeline(parse_config(raw, "conf.yml"))
+    for section, key, value in (
+        ("promotion", "max_ece", 0.05),
+        ("fairness", "max_opportunity_difference", 0.2),
+    ):
+        raw = raw_config()
+        raw[section][key] = value
+        with pytest.raises(ConfigError, match=re.escape(f"{section}.{key}: applies to classification only")):
+            parse_config(raw, "conf.yml")
+    raw = raw_config()
+    raw["problem_type"] = "classification"
+    with pytest.raises(ConfigError, match=re.escape("training.prediction_range: applies to regression only")):
+        parse_config(raw, "conf.yml")
+    merged = tmp_path / "merged.yml"
+    text = CONFIG.read_text()
+    assert "\ntraining:\n" in text and "timeout" not in text
+    merged.write_text(text.replace("\ntraining:\n", "\ntraining:\n  <<: {timeout: 600, n_trials: 3}\n", 1))
+    training = load_config(merged).training
+    assert training.timeout == 600 and training.n_trials == 12  # the file's own key wins, as in YAML
 
 
 def test_bad_values_found_by_the_config_review_are_config_errors(tmp_path: Path) -> None:
@@ -577,6 +622,9 @@ def test_pruning_stops_trials_inside_a_fold() -> None:
     full = tune(get_candidate("lightgbm"), X, y, folds, pruner="none", study_name="n", **kwargs)
     assert (pruned.trials.state == "PRUNED").any()
     assert pruned.boosting_rounds < full.boosting_rounds
+    # A pruned trial has no mean CV score: its value is null, not one fold's loss at a rung.
+    assert pruned.trials[pruned.trials.state == "PRUNED"].value.isna().all()
+    assert pruned.trials[pruned.trials.state == "COMPLETE"].value.notna().all()
 
 
 @pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
@@ -701,11 +749,12 @@ def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Pa
     (under the writer lock) marks it FAIL, and the run's trials are only its own."""
     import optuna
 
+    from ml.errors import ConfigError
     from ml.tuning import tune
 
     X, y, folds, kwargs = _pruning_problem()
     kwargs = {**kwargs, "n_trials": 2, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
-    tune(get_candidate("xgboost"), X, y, folds, pruner="none", study_name="s", **kwargs)
+    first = tune(get_candidate("xgboost"), X, y, folds, pruner="none", study_name="s", **kwargs)
     stored = optuna.load_study(study_name="s", storage=kwargs["storage"])
     zombie = stored.ask()  # RUNNING, as a killed process leaves it
     resumed = tune(
@@ -713,6 +762,13 @@ def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Pa
     )
     assert set(resumed.trials.state) <= {"COMPLETE", "PRUNED"}
     assert resumed.trials.trial_number.min() > zombie.number and len(resumed.trials) == 2
+    # The resumed search proposes new parameters (the same seed used to repeat the first run's).
+    assert not set(resumed.trials.params) & set(first.trials.params)
+    # A study of another candidate or metric is not resumed: its trials would mislead this one.
+    for other in ({"candidate": get_candidate("lightgbm")}, {"metric": "mae"}):
+        args = {**kwargs, "candidate": get_candidate("xgboost"), **other}
+        with pytest.raises(ConfigError, match="--study-name s: the stored study minimizes rmse of xgboost"):
+            tune(X=X, y=y, folds=folds, pruner="none", study_name="s", resume=True, **args)
     states = {t.number: t.state for t in optuna.load_study(study_name="s", storage=kwargs["storage"]).trials}
     assert states[zombie.number] == optuna.trial.TrialState.FAIL
 
@@ -942,7 +998,10 @@ def test_fairness_gaps_and_limits() -> None:
     assert not gaps.loc["demographic_parity_difference", "passes"]
     assert gaps.loc["equal_opportunity_difference", "value"] == pytest.approx(1.0)
     small = fairness_rows("regression", y, pred, {"g": group}, FairnessSpec(("g",), 1, 1, 1, 1000))
-    assert (small.group != "all").all()  # groups under min_group_size get no gap
+    # Groups under min_group_size: each gap is written, not evaluated (NaN, passes null).
+    unjudged = small[small.group == "all"]
+    assert sorted(unjudged.metric) == ["demographic_parity_difference", "error_gap"]
+    assert unjudged.value.isna().all() and unjudged.passes.isna().all()
 
 
 def test_equal_opportunity_gap_needs_enough_positives_per_group() -> None:
