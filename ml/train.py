@@ -76,6 +76,7 @@ from ml.warehouse import (
     mark_interrupted_runs,
     process_start,
     read_training_snapshot,
+    registered_metrics,
     registered_versions,
     set_run_tracking,
     start_run,
@@ -187,30 +188,8 @@ def train_task(
     """Run one task end to end; nothing is written to ml.* unless every step succeeds."""
     started_at = _now()
     t = config.training
-    seed = t.seed if overrides.seed is None else overrides.seed
-    n_trials = t.n_trials if overrides.n_trials is None else overrides.n_trials
-    search = overrides.search or t.search
-    pruner = overrides.pruner or t.pruner
-    timeout = overrides.timeout if overrides.timeout is not None else t.timeout
-    n_jobs = t.n_jobs if overrides.n_jobs is None else overrides.n_jobs
-    if n_trials < 1:
-        raise ConfigError(f"--n-trials must be >= 1, got {n_trials}")
-    for flag, number in (("seed", seed), ("n_jobs", n_jobs), ("timeout", timeout)):
-        problem = out_of_range(flag, number)
-        if problem:
-            raise ConfigError(f"--{flag.replace('_', '-')}: {problem}")
-    for name, value, allowed in (("search", search, SEARCHES), ("pruner", pruner, PRUNERS)):
-        if value not in allowed:
-            raise ConfigError(
-                f"{config.source}: training.{name}: unknown {name} {value!r} (allowed: {', '.join(allowed)})"
-            )
-    if t.metric not in metrics_for(config.problem_type):
-        raise ConfigError(
-            f"{config.source}: training.metric: {t.metric!r} is not a {config.problem_type} "
-            f"metric (allowed: {', '.join(metrics_for(config.problem_type))})"
-        )
+    seed, n_trials, search, pruner, timeout, n_jobs, folds = _options(config, overrides)
     candidates = _candidates(config, overrides.candidates)
-    folds = overrides.folds or t.folds
     # What this run trains with: the file's configuration with the command line's options in
     # place.  Its hash is the run's config_hash, so --skip-unchanged (and anyone grouping runs
     # by configuration) tells a run with another --seed, --search or --candidates apart.
@@ -250,8 +229,6 @@ def train_task(
     train = frame.iloc[splits.train_rows].reset_index(drop=True)
     test = frame.iloc[splits.test_rows].reset_index(drop=True)
     if folds == "stratified":
-        if problem != "classification":
-            raise ConfigError(f"--folds stratified: {config.task} is not a classification task")
         groups = train[ids[0]].astype(str).to_numpy()
         splits = stratified_splits(splits, _target(train, spec.target), groups, seed)
     log.info(
@@ -820,12 +797,58 @@ def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Ca
     return candidates
 
 
-def preflight(config: TaskConfig, warehouse: Path, candidates: tuple[str, ...] | None = None) -> None:
-    """Validate a task's configuration and data without training (raises like train_task)."""
+def _options(config: TaskConfig, overrides: Overrides) -> tuple[int, int, str, str, float | None, int, str]:
+    """The run's seed, trials, search, pruner, timeout, n_jobs and folds: the configuration's,
+    with the command line's options in place, each checked against this task."""
+    t = config.training
+    seed = t.seed if overrides.seed is None else overrides.seed
+    n_trials = t.n_trials if overrides.n_trials is None else overrides.n_trials
+    search = overrides.search or t.search
+    pruner = overrides.pruner or t.pruner
+    timeout = overrides.timeout if overrides.timeout is not None else t.timeout
+    n_jobs = t.n_jobs if overrides.n_jobs is None else overrides.n_jobs
+    folds = overrides.folds or t.folds
+    if n_trials < 1:
+        raise ConfigError(f"--n-trials must be >= 1, got {n_trials}")
+    for flag, number in (("seed", seed), ("n_jobs", n_jobs), ("timeout", timeout)):
+        problem = out_of_range(flag, number)
+        if problem:
+            raise ConfigError(f"--{flag.replace('_', '-')}: {problem}")
+    for name, value, allowed in (("search", search, SEARCHES), ("pruner", pruner, PRUNERS)):
+        if value not in allowed:
+            raise ConfigError(
+                f"{config.source}: training.{name}: unknown {name} {value!r} (allowed: {', '.join(allowed)})"
+            )
+    if t.metric not in metrics_for(config.problem_type):
+        raise ConfigError(
+            f"{config.source}: training.metric: {t.metric!r} is not a {config.problem_type} "
+            f"metric (allowed: {', '.join(metrics_for(config.problem_type))})"
+        )
+    if folds == "stratified" and config.problem_type != "classification":
+        raise ConfigError(f"--folds stratified: {config.task} is not a classification task")
+    return seed, n_trials, search, pruner, timeout, n_jobs, folds
+
+
+def preflight(config: TaskConfig, warehouse: Path, overrides: Overrides | None = None) -> None:
+    """Validate a task's configuration, options and data without training (raises like
+    train_task), so that with several tasks a bad option or table stops the command before
+    the first task commits."""
     from ml.score import OUTPUTS
 
+    overrides = overrides or Overrides()
+    _options(config, overrides)
     build_feature_pipeline(config)
-    _candidates(config, candidates)
+    _candidates(config, overrides.candidates)
+    # A model name holds one kind of model: a regressor registered among classifiers (or the
+    # reverse) would be compared with a champion it cannot be compared with.
+    other = "classification" if config.problem_type == "regression" else "regression"
+    if registered_metrics(warehouse, config.task) & set(metrics_for(other)) - set(
+        metrics_for(config.problem_type)
+    ):
+        raise ConfigError(
+            f"{config.source}: problem_type: model {config.task} has {other} versions registered; "
+            f"a {config.problem_type} model cannot join them: give this configuration another task name"
+        )
     if config.scoring is not None and config.scoring.output not in OUTPUTS:
         raise ConfigError(
             f"{config.source}: scoring.output: unknown output {config.scoring.output!r} "
@@ -951,9 +974,12 @@ def _train_all(
         ) from None
     repair_after_crashes(warehouse, artifacts, track)
     # Every task's configuration and data, and the study storage, are checked before any is
-    # trained, so that a bad table stops the whole command before anything is written.
+    # trained, so that a bad table stops the whole command before anything is written (every
+    # task's options first: a bad option is named before any table's problems).
     for config in configs:
-        preflight(config, warehouse, overrides.candidates)
+        _options(config, overrides)
+    for config in configs:
+        preflight(config, warehouse, overrides)
     check_study_storage()
     for config in configs:
         try:

@@ -85,7 +85,22 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
         problems.append(f"{', '.join(ids)} is not unique (e.g. {dup})")
 
     if spec.target in frame.columns and not frame.empty:
-        target = pd.to_numeric(frame[spec.target].astype("float64"), errors="coerce").dropna()
+        raw = frame[spec.target]
+        n_null = int(raw.isna().sum())
+        if n_null and spec.target not in spec.critical_columns:  # else reported above
+            problems.append(f"column {spec.target} (data.target, the label) contains {n_null} null value(s)")
+        try:
+            numeric = raw.astype("float64")
+        except (TypeError, ValueError):
+            numeric = pd.to_numeric(raw, errors="coerce")
+        unreadable = numeric.isna() & raw.notna()
+        if unreadable.any():
+            example = raw[unreadable].iloc[0]
+            problems.append(
+                f"column {spec.target} (data.target) holds {int(unreadable.sum())} value(s) that are not "
+                f"numbers, e.g. {example!r}"
+            )
+        target = numeric.dropna()
         if not np.isfinite(target).all():
             problems.append(f"column {spec.target} contains non-finite values")
         if target.nunique() < 2:

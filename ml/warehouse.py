@@ -705,6 +705,22 @@ def registered_versions(path: Path) -> pd.DataFrame:
         ).df()
 
 
+def registered_metrics(path: Path, model_name: str) -> set[str]:
+    """The test-split metric names recorded for ``model_name``'s registered versions (what
+    kind of model the name holds: rmse for a regressor, roc_auc for a classifier)."""
+    if not path.exists():
+        return set()
+    with connect(path, read_only=True) as con:
+        if not (table_exists(con, "ml.model_versions") and table_exists(con, "ml.metrics")):
+            return set()
+        rows = con.execute(
+            "select distinct m.metric from ml.metrics m join ml.model_versions v using (run_id) "
+            "where v.model_name = ? and m.split = 'test'",
+            [model_name],
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
 def ended_run_status(path: Path) -> dict[str, str]:
     """Run id -> status of every run that is no longer ``running``."""
     if not path.exists():

@@ -249,6 +249,29 @@ def test_tampered_champion_artifact_stops_scoring_and_writes_nothing(trained, tm
     assert counts(copy) == before
 
 
+def test_options_and_model_kinds_are_checked_for_every_task_before_the_first_trains(
+    trained, tmp_path: Path
+) -> None:
+    """`--folds stratified` with every task registered account_health, then stopped at
+    ad_score (a regression); a regression configuration named account_health registered a
+    regressor among the classifiers. Both now stop before anything is written."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "options", wh.raw)
+    tables = ("runs", "model_versions", "promotions")
+    before = ml_row_counts(copy, tables)
+    stratified = copy.train("--folds", "stratified", "--no-mlflow")
+    assert stratified.returncode == 3, stratified.stderr[-2000:]
+    assert "--folds stratified: ad_score is not a classification task" in stratified.stderr
+    raw = yaml.safe_load(default_config_path("ad_score").read_text())
+    raw["task"] = "account_health"
+    other = tmp_path / "regressor_named_account_health.yml"
+    other.write_text(yaml.safe_dump(raw))
+    mixed = copy.train("--config", str(other), "--no-mlflow")
+    assert mixed.returncode == 3, mixed.stderr[-2000:]
+    assert "model account_health has classification versions registered" in mixed.stderr
+    assert ml_row_counts(copy, tables) == before
+
+
 def test_a_task_failing_after_another_was_scored_writes_nothing(trained, tmp_path: Path) -> None:
     """`ml.score` (all tasks) computes every task before it writes: account_health (scored
     first) used to be committed before ad_score failed on its table."""

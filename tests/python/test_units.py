@@ -328,6 +328,27 @@ def test_validation_lists_every_problem() -> None:
     ]
 
 
+def test_a_label_with_nulls_or_text_is_a_validation_problem_even_when_not_critical() -> None:
+    """A null label reached XGBoost ("Label contains NaN": exit 1, a traceback) when the
+    target was not among data.critical_columns; text labels were dropped as NaN."""
+    import dataclasses
+
+    config = load_config(CONFIG)
+    data = dataclasses.replace(config.data, critical_columns=("ad_id",))
+    config = dataclasses.replace(config, data=data)
+    f = frame()
+    f["ad_score"] = f["ad_score"].astype(object)
+    f.loc[[0, 1, 2], "ad_score"] = None
+    f.loc[5, "ad_score"] = "n/a"
+    with pytest.raises(DataValidationError) as err:
+        validate_training_data(snapshot_of(f, folds_for(f)), config)
+    assert "column ad_score (data.target, the label) contains 3 null value(s)" in err.value.problems
+    assert (
+        "column ad_score (data.target) holds 1 value(s) that are not numbers, e.g. 'n/a'"
+        in err.value.problems
+    )
+
+
 def test_a_missing_column_names_every_configuration_key_that_reads_it() -> None:
     config = load_config(CONFIG)
     f = frame().drop(columns=["objective"])
