@@ -166,7 +166,15 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
                     ("target", manifest.get("target", "")),
                     ("created at", str(v.created_at)),
                     ("seed", str(v.seed)),
-                    ("hyperparameters", json.dumps(manifest.get("params", {}), sort_keys=True)),
+                    (
+                        "hyperparameters",
+                        json.dumps(manifest.get("params", {}), sort_keys=True)
+                        + (
+                            " (the defaults: tuning found nothing better)"
+                            if manifest.get("params_from") == "defaults"
+                            else ""
+                        ),
+                    ),
                     (
                         "prediction time",
                         f"{predict_ms:.2f} ms per 1,000 rows (the model alone, on the "

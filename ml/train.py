@@ -412,9 +412,28 @@ def train_task(
             tuned.best_scores.mean,
             time.perf_counter() - step,
         )
+        # Tuning trains each trial up to max_rounds with early stopping, and picks its rounds on
+        # the booster's own loss: its best can score below the defaults that selection
+        # cross-validated on the same folds (e.g. ROC AUC, when logloss stops early). Then the
+        # defaults, with their CV scores and out-of-fold predictions, are what is refit.
+        best_params, best_scores, params_from = tuned.best_params, tuned.best_scores, "tuning"
+        defaults = selection[winner.name]
+        if defaults.mean != best_scores.mean and (defaults.mean < best_scores.mean) == lower_is_better(
+            t.metric
+        ):
+            log.info(
+                "%s: tuning found nothing better than %s's defaults (mean CV %s %.4f against %.4f): "
+                "the defaults are refit",
+                config.task,
+                winner.name,
+                t.metric,
+                defaults.mean,
+                best_scores.mean,
+            )
+            best_params, best_scores, params_from = dict(winner.defaults), defaults, "defaults"
 
         step = time.perf_counter()
-        model = winner.make(problem, tuned.best_params, seed, n_jobs)
+        model = winner.make(problem, best_params, seed, n_jobs)
         model.fit(X_train, y_train)
         pred_test = predict(model, X_test, problem, clip)
         if not np.isfinite(pred_test).all():
@@ -422,7 +441,7 @@ def train_task(
         # The shipped model's inference speed (wall time: kept out of ml.metrics, which a rerun
         # with the same data and seed reproduces exactly).
         predict_ms = time_predictions(model, X_test, problem, clip)
-        oof = tuned.best_scores.oof
+        oof = best_scores.oof
         seen = ~np.isnan(oof)
         threshold = None
         calibrator = None
@@ -454,14 +473,14 @@ def train_task(
                     "split": "cv",
                     "segment": "overall",
                     "metric": f"{t.metric}_mean",
-                    "value": tuned.best_scores.mean,
+                    "value": best_scores.mean,
                     "n_rows": len(train),
                 },
                 {
                     "split": "cv",
                     "segment": "overall",
                     "metric": f"{t.metric}_std",
-                    "value": float(np.std(tuned.best_scores.values)),
+                    "value": float(np.std(best_scores.values)),
                     "n_rows": len(train),
                 },
             ]
@@ -486,7 +505,7 @@ def train_task(
             threshold,
         ).assign(run_id=run_id)
         curve, curve_folds = learning_curve(
-            partial(winner.make, problem, tuned.best_params, seed, n_jobs),
+            partial(winner.make, problem, best_params, seed, n_jobs),
             X_train,
             y_train,
             splits.cv,
@@ -541,7 +560,8 @@ def train_task(
             # The saved pipeline computes only the entries the model reads.
             "model_columns": drop_unread(pipeline, keep),
             "input_columns": config.input_columns(),
-            "params": tuned.best_params,
+            "params": best_params,
+            "params_from": params_from,
             "seed": seed,
             "data_hash": snapshot_hash,
             "config_hash": config_hash,
@@ -598,7 +618,7 @@ def train_task(
                 "pruner": pruner,
                 "n_trials": n_trials,
                 "config_hash": config_hash,
-                **{f"param_{k}": v for k, v in tuned.best_params.items()},
+                **{f"param_{k}": v for k, v in best_params.items()},
             }
             tracking.log_run(params, flat, artifact.manifest_path.parent)
             tracking.log_datasets(
@@ -693,7 +713,7 @@ def train_task(
             version,
             winner.name,
             t.metric,
-            tuned.best_scores.mean,
+            best_scores.mean,
             metrics[metrics.split == "test"],
             artifact.manifest_path,
             str(promotion["decision"]),

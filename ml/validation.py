@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from ml.config import FeatureSpec, TaskConfig
 from ml.errors import DataValidationError
 from ml.splits import Splits, build_splits
 from ml.warehouse import TrainingSnapshot
+
+log = logging.getLogger("ml.validation")
 
 
 def required_columns(config: TaskConfig) -> dict[str, list[str]]:
@@ -109,6 +112,8 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
         if config.problem_type == "classification" and not target.isin([0, 1]).all():
             problems.append(f"column {spec.target} must be 0/1 (or boolean) for classification")
 
+    problems += feature_value_problems(frame, config)
+
     splits = Splits(np.array([], dtype=int), np.array([], dtype=int), [])
     if not frame.empty and all(c in frame.columns for c in ids):
         splits, fold_problems = build_splits(frame, snapshot.folds, ids)
@@ -119,6 +124,52 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     if problems:
         raise DataValidationError(snapshot.table, problems)
     return frame, splits
+
+
+def feature_value_problems(frame: pd.DataFrame, config: TaskConfig) -> list[str]:
+    """Values a feature's transformer would silently turn into missing ones: text in a
+    ``passthrough`` (numeric) column, and a configured ``categories`` list that matches none
+    of a column's values while other values are present (a typo: `facebok` for `facebook`
+    made every facebook row an unknown category). Values outside a list that is otherwise
+    matched are allowed (unknown categories) and logged."""
+    problems = []
+    for group, i, f in _numbered(config.features):
+        if f.column not in frame.columns:
+            continue
+        key = f"features.{group}[{i}]"
+        values = frame[f.column]
+        if f.transformer == "passthrough" and not (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+        ):
+            unreadable = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+            if unreadable.any():
+                problems.append(
+                    f"{key} ({f.name}, passthrough): column {f.column} holds {int(unreadable.sum())} "
+                    f"value(s) that are not numbers, e.g. {values[unreadable].iloc[0]!r} (a passthrough "
+                    "feature reads numbers; text columns need an encoder)"
+                )
+        categories = f.params.get("categories") if isinstance(f.params, dict) else None
+        if isinstance(categories, list) and categories:
+            present = values.dropna()
+            listed = {str(c) for c in categories}
+            seen = set(present.astype(str).unique())
+            unused = sorted(listed - seen)
+            outside = present[~present.astype(str).isin(listed)]
+            if unused and len(outside):
+                common = outside.astype(str).value_counts().head(3)
+                problems.append(
+                    f"{key}.params.categories: {', '.join(map(repr, unused))} never occur in column "
+                    f"{f.column}, while {len(outside)} row(s) hold values outside the list "
+                    f"({', '.join(f'{v!r}: {n}' for v, n in common.items())}): a misspelt category?"
+                )
+            elif len(outside):
+                log.warning(
+                    "%s.params.categories: %d row(s) of %s hold values outside the list (encoded as unknown)",
+                    key,
+                    len(outside),
+                    f.column,
+                )
+    return problems
 
 
 def single_class_folds(target: pd.Series, splits: Splits, folds_table: str, name: str) -> list[str]:

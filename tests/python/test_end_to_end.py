@@ -88,6 +88,21 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     assert runs.predict_ms_per_1000_rows[0] > 0
     trials = query(wh, "select * from ml.hpo_trials where run_id = ?", [row.run_id])
     assert len(trials) == 2 and set(trials.state) <= {"COMPLETE", "PRUNED"}
+    # For each task, the shipped model's mean CV score is never worse than the winner's defaults
+    # scored in selection on the same folds (tuning could end below them; then they are refit).
+    shipped = query(
+        wh,
+        "select r.task, m.metric, m.value as shipped, r.estimator from ml.metrics m "
+        "join ml.runs r using (run_id) where m.split = 'cv' and m.metric in ('rmse_mean', 'roc_auc_mean')",
+    )
+    for task, metric, value, estimator in shipped.itertuples(index=False):
+        defaults = query(
+            wh,
+            "select avg(c.value) as v from ml.cv_results c join ml.runs r using (run_id) "
+            "where r.task = ? and c.stage = 'selection' and c.candidate = ?",
+            [task, estimator],
+        ).v[0]
+        assert (value <= defaults + 1e-9) if metric == "rmse_mean" else (value >= defaults - 1e-9), task
 
     # The registered artifact loads (checksums verified) and predicts within the label range.
     model = load_artifact(wh.artifacts / row.artifact_path, row.artifact_sha256)

@@ -697,17 +697,29 @@ def test_a_sigterm_that_lands_in_a_duckdb_query_is_still_known_as_one() -> None:
     import sys
     import time
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SIGTERM_IN_A_QUERY],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(1.0)  # the query is running
-    proc.send_signal(signal.SIGTERM)
-    out = proc.stdout.read().split()
-    proc.wait(timeout=60)
-    assert out[0] in {"RuntimeError", "SystemExit"}, out
-    assert out[1:] == [f"[{int(signal.SIGTERM)}]"], out
+    # Rarely (once in this suite's runs, on a loaded machine) DuckDB drops a signal that lands
+    # as its query starts, and the query runs on: that attempt is killed and another made.
+    # What is checked is how the signal is classified when it does stop the query.
+    lost = 0
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SIGTERM_IN_A_QUERY],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # the query is running
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out = proc.communicate(timeout=60)[0].split()
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            lost += 1
+            continue
+        assert out[0] in {"RuntimeError", "SystemExit"}, out
+        assert out[1:] == [f"[{int(signal.SIGTERM)}]"], out
+        return
+    pytest.fail(f"SIGTERM never stopped the DuckDB query ({lost} attempts)")

@@ -349,6 +349,31 @@ def test_a_label_with_nulls_or_text_is_a_validation_problem_even_when_not_critic
     )
 
 
+def test_features_that_would_read_every_value_as_missing_are_refused() -> None:
+    """A passthrough feature on a text column became all-NaN, and a misspelt category made
+    every row of the real one unknown; both trained with exit 0."""
+    raw = raw_config()
+    raw["features"]["numeric_features"].append(
+        {"name": "copy_raw", "column": "ad_text", "transformer": "passthrough"}
+    )
+    index = len(raw["features"]["numeric_features"]) - 1
+    platform = next(f for f in raw["features"]["campaign_features"] if f["name"] == "platform")
+    position = raw["features"]["campaign_features"].index(platform)
+    platform["params"]["categories"] = ["facebok", "instagram", "google", "tiktok", "pinterest"]
+    config = parse_config(raw, "conf.yml")
+    f = frame()
+    with pytest.raises(DataValidationError) as err:
+        validate_training_data(snapshot_of(f, folds_for(f)), config)
+    problems = " | ".join(err.value.problems)
+    assert f"features.numeric_features[{index}] (copy_raw, passthrough): column ad_text holds" in problems
+    n_facebook = int((f.platform == "facebook").sum())
+    assert n_facebook > 0
+    assert (
+        f"features.campaign_features[{position}].params.categories: 'facebok' never occur in column "
+        f"platform, while {n_facebook} row(s) hold values outside the list ('facebook': {n_facebook})"
+    ) in problems
+
+
 def test_a_missing_column_names_every_configuration_key_that_reads_it() -> None:
     config = load_config(CONFIG)
     f = frame().drop(columns=["objective"])
