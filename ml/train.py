@@ -44,7 +44,7 @@ from ml.artifacts import artifacts_root, reconcile_artifacts, resolve_artifact, 
 from ml.calibration import calibrate, conformal_half_widths, interval_rows, reliability_curve
 from ml.config import TaskConfig, available_tasks, load_config, out_of_range, task_configs
 from ml.cv import FoldScores, cross_validate, predict, time_predictions, within_latency
-from ml.errors import AdscoreError, ConfigError, DataValidationError
+from ml.errors import AdscoreError, ConfigError, DataValidationError, WarehouseError
 from ml.evaluation import best_threshold, group_labels, lower_is_better, metrics_for, segment_metrics
 from ml.explain import feature_bins, permutation_importance, safe_gain
 from ml.failpoints import failpoint
@@ -875,9 +875,12 @@ def preflight(config: TaskConfig, warehouse: Path, overrides: Overrides | None =
             f"(allowed: {', '.join(OUTPUTS)})"
         )
     spec = config.data
-    snapshot = read_training_snapshot(
-        warehouse, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
-    )
+    try:
+        snapshot = read_training_snapshot(
+            warehouse, spec.table, spec.folds_table, list(spec.id_columns), spec.quality_report
+        )
+    except WarehouseError as exc:
+        raise WarehouseError(f"{config.source}: {exc}") from None
     validate_training_data(snapshot, config)
 
 

@@ -363,13 +363,19 @@ def read_training_snapshot(
             raise DataValidationError(table, failures)
         columns = table_columns(con, table)
         if not columns:
-            raise WarehouseError(f"table {table} not found in {path}: run `dbt build` first")
+            raise WarehouseError(
+                f"table {table} (data.table) not found in {path}: run `dbt build` first, or check the name"
+            )
         fold_columns = table_columns(con, folds_table)
         if not fold_columns:
-            raise WarehouseError(f"table {folds_table} not found in {path}: run `dbt build` first")
+            raise WarehouseError(
+                f"table {folds_table} (data.folds_table) not found in {path}: run `dbt build` first, "
+                "or check the name"
+            )
         for needed in (*id_columns, "split", "fold"):
             if needed not in fold_columns:
-                raise WarehouseError(f"{folds_table} lacks column {needed!r}")
+                key = " (data.id_columns)" if needed in id_columns else ""
+                raise WarehouseError(f"{folds_table} lacks column {needed!r}{key}")
         present = [c for c in id_columns if c in columns]
         order = ", ".join(quote_identifier(c) for c in present) or "1"
         frame = con.execute(f"select * from {q_table} order by {order}").df()
