@@ -83,12 +83,18 @@ class SavedArtifact:
 
 def folder_listing(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` by its relative path, except FOLDER_FILES and
-    the model card."""
+    the model card (and its temporary file)."""
     return {
         f.relative_to(folder).as_posix(): sha256_file(f)
         for f in sorted(folder.rglob("*"))
-        if f.is_file() and f.relative_to(folder).as_posix() not in (FOLDER_FILES, MODEL_CARD)
+        if f.is_file() and not _card_file(f.relative_to(folder).as_posix())
     }
+
+
+def _card_file(name: str) -> bool:
+    """The listing itself, the model card and a card's temporary file (``.model_card.<pid>.md``,
+    left when a process is killed while writing it): written after registration."""
+    return name in (FOLDER_FILES, MODEL_CARD) or (name.startswith(".model_card.") and name.endswith(".md"))
 
 
 def folder_problems(folder: Path, expected_sha256: str) -> list[str]:

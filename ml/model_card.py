@@ -101,7 +101,7 @@ def render(path: Path, model_name: str, version: int, artifacts: Path | None = N
     fairness = read_query(
         path,
         'select feature, metric, value, "limit", passes from ml.fairness '
-        "where run_id = ? and passes is not null",
+        'where run_id = ? and "limit" is not null',  # the gaps: evaluated, or not (passes null)
         [run_id],
     )
     curve = read_query(

@@ -123,13 +123,17 @@ def _read_rows(
         sql = f"select {select}, md5(to_json(struct_pack({packed}))) as input_hash from {q_table} as t"
         params: list = []
         if not all_rows and table_exists(con, f"ml.{output}"):
+            # Scores written before input_hash existed (the column arrives with the next write)
+            # have no record of their inputs: every row is read again once.
+            hashed = "input_hash" in table_columns(con, f"ml.{output}")
+            same_inputs = "s.input_hash = t.input_hash" if hashed else "false"
 
             def match(alias: str) -> str:
                 return " and ".join(f"{alias}.{quote_identifier(c)} = t.{quote_identifier(c)}" for c in ids)
 
             where = (
                 f"not exists (select 1 from ml.{quote_identifier(output)} as s where {match('s')} "
-                "and s.model_name = ? and s.model_version = ? and s.input_hash = t.input_hash)"
+                f"and s.model_name = ? and s.model_version = ? and {same_inputs})"
             )
             params = [model_name, version]
             if explanations is not None and table_exists(con, f"ml.{explanations}"):
@@ -382,7 +386,13 @@ def main(argv: list[str] | None = None) -> int:
                     if s.n_drifted is None
                     else f"{s.n_drifted} feature(s) drifted"
                 )
-                new = "" if args.all_rows else "new or changed "
+                new = (
+                    ""
+                    if args.all_rows
+                    else "new, changed or unexplained "
+                    if args.explain
+                    else "new or changed "
+                )
                 print(
                     f"ml.score: {s.task}: v{s.version} scored {s.n_scored} {new}of {s.n_read} rows read "
                     f"into ml.{s.output}; {drifted} (see ml.drift, scoring {s.scoring_id})"

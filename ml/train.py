@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -399,6 +400,10 @@ def train_task(
             study_name=overrides.study_name or f"{config.task}-{run_id}",
             storage=study_storage(),
             resume=overrides.study_name is not None,
+            study_attrs={
+                "task": config.task,
+                "features": hashlib.sha256("\n".join(feature_names).encode()).hexdigest()[:16],
+            },
         )
         record("tuning", winner.name, tuned.best_trial, tuned.best_scores)
         log.info(
@@ -762,6 +767,8 @@ def repair_after_crashes(warehouse: Path, artifacts: Path, track: bool) -> None:
     versions = registered_versions(warehouse)
     for row in versions.itertuples():
         folder = resolve_artifact(row.artifact_path, artifacts).parent
+        for leftover in folder.glob(".model_card.*.md"):  # a card write killed half-way
+            leftover.unlink(missing_ok=True)
         if (folder / "manifest.json").is_file() and not (folder / "model_card.md").is_file():
             card = write_card(warehouse, row.model_name, int(row.version), artifacts)
             log.warning(

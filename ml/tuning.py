@@ -129,6 +129,7 @@ def tune(
     study_name: str,
     storage: str | None,
     resume: bool = False,
+    study_attrs: dict[str, str] | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s space; the first trial is its default parameters.
 
@@ -152,17 +153,24 @@ def tune(
     )
     # What the study optimises, so that resuming it for another task, candidate or metric is
     # refused (its trials would steer the sampler and the pruner the wrong way).
-    identity = {"candidate": candidate.name, "metric": metric, "problem_type": problem_type}
+    # ``study_attrs``: the caller's (the task, a digest of the feature columns).
+    identity = {
+        "candidate": candidate.name,
+        "metric": metric,
+        "problem_type": problem_type,
+        **(study_attrs or {}),
+    }
     if resume and study.trials:
         stored = {k: study.user_attrs.get(k) for k in identity}
-        if study.direction.name.lower() != direction or any(
-            stored[k] not in (None, v) for k, v in identity.items()
-        ):
+        differ = [k for k, v in identity.items() if stored[k] not in (None, v)]
+        if study.direction.name.lower() != direction or differ:
             raise ConfigError(
                 f"--study-name {study_name}: the stored study {study.direction.name.lower()}s "
                 f"{stored['metric'] or '?'} of {stored['candidate'] or '?'} "
                 f"({stored['problem_type'] or '?'}); "
-                f"this run {direction}s {metric} of {candidate.name} ({problem_type}): use another name"
+                f"this run {direction}s {metric} of {candidate.name} ({problem_type})"
+                + (f", and its {', '.join(differ)} differ" if differ else "")
+                + ": use another name"
             )
     for key, value in identity.items():
         study.set_user_attr(key, value)

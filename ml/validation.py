@@ -5,6 +5,7 @@ Collects every problem (not just the first) so one run tells the user all that i
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -151,16 +152,23 @@ def feature_value_problems(frame: pd.DataFrame, config: TaskConfig) -> list[str]
         categories = f.params.get("categories") if isinstance(f.params, dict) else None
         if isinstance(categories, list) and categories:
             present = values.dropna()
-            listed = {str(c) for c in categories}
-            seen = set(present.astype(str).unique())
-            unused = sorted(listed - seen)
-            outside = present[~present.astype(str).isin(listed)]
-            if unused and len(outside):
-                common = outside.astype(str).value_counts().head(3)
+            # Matched as the encoders match them (equality of values: 1.0 is 1, '1' is not).
+            outside = present[~present.isin(categories)]
+            unused = [c for c in categories if not present.isin([c]).any()]
+            close = {
+                str(v): [c for c in unused if _looks_like(str(v), str(c))]
+                for v in outside.astype(str).unique()
+            }
+            close = {v: cs for v, cs in close.items() if cs}
+            if close:
+                counts = outside.astype(str).value_counts()
                 problems.append(
-                    f"{key}.params.categories: {', '.join(map(repr, unused))} never occur in column "
-                    f"{f.column}, while {len(outside)} row(s) hold values outside the list "
-                    f"({', '.join(f'{v!r}: {n}' for v, n in common.items())}): a misspelt category?"
+                    f"{key}.params.categories: "
+                    + "; ".join(
+                        f"{cs[0]!r} never occurs in column {f.column}, while {counts[v]} row(s) hold {v!r}"
+                        for v, cs in close.items()
+                    )
+                    + ": a misspelt category? (each row of it would be an unknown category)"
                 )
             elif len(outside):
                 log.warning(
@@ -170,6 +178,13 @@ def feature_value_problems(frame: pd.DataFrame, config: TaskConfig) -> list[str]
                     f.column,
                 )
     return problems
+
+
+def _looks_like(value: str, category: str) -> bool:
+    """Whether a data value and a configured category that never occurs are the same word
+    written differently (case, blanks, a letter or two)."""
+    a, b = value.strip().casefold(), category.strip().casefold()
+    return a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
 def single_class_folds(target: pd.Series, splits: Splits, folds_table: str, name: str) -> list[str]:

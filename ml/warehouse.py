@@ -579,14 +579,19 @@ class ScoreBatch:
 
     run: dict
     tables: dict[str, pd.DataFrame]
-    ids: tuple[str, ...] = ()
+    ids: tuple[str, ...]
     explanations: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.ids:
+            raise WarehouseError("a score batch needs its key columns (ids)")
 
 
 def write_scores(path: Path, batches: list[ScoreBatch]) -> list[int]:
-    """Write every batch in one transaction (all tasks of an ``ml.score`` or none); rows
-    already present (same keys) are kept unless the batch replaces.  Returns each batch's
-    number of score rows inserted or replaced."""
+    """Write every batch in one transaction (all tasks of an ``ml.score`` or none): its
+    scores and explanations replace those of the same keys and version (see
+    :class:`ScoreBatch`), caches keep what they have.  Returns each batch's number of score
+    rows inserted or replaced."""
     counts = []
     with transaction(path, "score") as con:
         for batch in batches:

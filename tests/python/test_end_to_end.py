@@ -92,15 +92,15 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     # scored in selection on the same folds (tuning could end below them; then they are refit).
     shipped = query(
         wh,
-        "select r.task, m.metric, m.value as shipped, r.estimator from ml.metrics m "
+        "select r.task, m.metric, m.value as shipped, r.estimator, r.run_id from ml.metrics m "
         "join ml.runs r using (run_id) where m.split = 'cv' and m.metric in ('rmse_mean', 'roc_auc_mean')",
     )
-    for task, metric, value, estimator in shipped.itertuples(index=False):
+    for task, metric, value, estimator, run_id in shipped.itertuples(index=False):
         defaults = query(
             wh,
-            "select avg(c.value) as v from ml.cv_results c join ml.runs r using (run_id) "
-            "where r.task = ? and c.stage = 'selection' and c.candidate = ?",
-            [task, estimator],
+            "select avg(value) as v from ml.cv_results "
+            "where run_id = ? and stage = 'selection' and candidate = ?",
+            [run_id, estimator],
         ).v[0]
         assert (value <= defaults + 1e-9) if metric == "rmse_mean" else (value >= defaults - 1e-9), task
 

@@ -272,6 +272,24 @@ def test_options_and_model_kinds_are_checked_for_every_task_before_the_first_tra
     assert ml_row_counts(copy, tables) == before
 
 
+def test_scores_from_before_input_hash_are_rescored_once(trained, tmp_path: Path) -> None:
+    """A warehouse scored by an earlier release has ml.ad_scores without input_hash: scoring
+    read it in a read-only query before any write added the column, and failed (exit 1)."""
+    wh, _ = trained
+    copy = wh.with_raw(tmp_path / "upgrade", wh.raw)
+    first = copy.ml("score", "--task", "ad_score")
+    assert first.returncode == 0, first.stderr[-2000:]
+    with duckdb.connect(str(copy.duckdb)) as con:
+        con.execute("alter table ml.ad_scores drop column input_hash")
+        n_ads = con.execute("select count(*) from ml.ad_scores").fetchall()[0][0]
+    upgraded = copy.ml("score", "--task", "ad_score")
+    assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+    assert f"scored {n_ads} new or changed of {n_ads} rows read" in upgraded.stdout
+    assert query(copy, "select count(input_hash) as n from ml.ad_scores").n[0] == n_ads
+    again = copy.ml("score", "--task", "ad_score")
+    assert again.returncode == 0 and "no new or changed rows to score" in again.stdout
+
+
 def test_a_task_failing_after_another_was_scored_writes_nothing(trained, tmp_path: Path) -> None:
     """`ml.score` (all tasks) computes every task before it writes: account_health (scored
     first) used to be committed before ad_score failed on its table."""

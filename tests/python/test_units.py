@@ -177,6 +177,14 @@ def test_configurations_the_second_config_review_found_accepted_are_refused(tmp_
     merged.write_text(text.replace("\ntraining:\n", "\ntraining:\n  <<: {timeout: 600, n_trials: 3}\n", 1))
     training = load_config(merged).training
     assert training.timeout == 600 and training.n_trials == 12  # the file's own key wins, as in YAML
+    # An anchored mapping that merges another, merged again later, is not a duplicate key
+    # (SafeLoader flattens it in place); a key written twice in one mapping still is.
+    from ml.config import _UniqueKeyLoader
+
+    doc = "base: &base {a: 1}\nx:\n  y: &m {<<: *base, a: 2}\nz: {<<: *m, b: 3}\n"
+    assert yaml.load(doc, Loader=_UniqueKeyLoader) == yaml.safe_load(doc)
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'a'"):
+        yaml.load("m: {a: 1, a: 2}\n", Loader=_UniqueKeyLoader)
 
 
 def test_bad_values_found_by_the_config_review_are_config_errors(tmp_path: Path) -> None:
@@ -369,9 +377,16 @@ def test_features_that_would_read_every_value_as_missing_are_refused() -> None:
     n_facebook = int((f.platform == "facebook").sum())
     assert n_facebook > 0
     assert (
-        f"features.campaign_features[{position}].params.categories: 'facebok' never occur in column "
-        f"platform, while {n_facebook} row(s) hold values outside the list ('facebook': {n_facebook})"
+        f"features.campaign_features[{position}].params.categories: 'facebok' never occurs in column "
+        f"platform, while {n_facebook} row(s) hold 'facebook': a misspelt category?"
     ) in problems
+    # A listed category absent from this snapshot beside an unrelated new value is no typo:
+    # the new value is an unknown category (logged), training goes on.
+    raw = raw_config()
+    config = parse_config(raw, "conf.yml")
+    g = f[f.platform != "pinterest"].copy()
+    g.loc[g.index[0], "platform"] = "snapchat"
+    validate_training_data(snapshot_of(g, folds_for(g)), config)
 
 
 def test_a_missing_column_names_every_configuration_key_that_reads_it() -> None:
