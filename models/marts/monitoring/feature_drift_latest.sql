@@ -1,8 +1,8 @@
 -- Population stability index of every feature in the latest scoring run of each model's
 -- current champion that judged drift (read enough rows: scoring.drift_min_rows; a later run
 -- of a few new rows does not hide its verdict), else its latest run; is_drifted above the
--- configured threshold flags retraining.  A challenger's runs (ml.score --alias challenger) and a former champion's are
--- left out: they describe a model that is not serving.
+-- configured threshold flags retraining.  A challenger's runs (ml.score --alias challenger)
+-- and a former champion's are left out: they describe a model that is not serving.
 
 with
 
