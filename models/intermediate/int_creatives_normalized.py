@@ -12,6 +12,7 @@ only copy with an '&' goes through Python's html.unescape.
 """
 
 import html
+import math
 import re
 import unicodedata
 
@@ -34,8 +35,15 @@ def sql_normalized(column):
     return f"trim(regexp_replace(nfc_normalize({column}), {WHITESPACE_RUN}, ' ', 'g'))"
 
 
+def is_missing(value):
+    """NULL as pandas hands it over: None, NaN (a text column with nulls) or pd.NA."""
+    if value is None or type(value).__name__ == "NAType":
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
 def normalize_text(text):
-    if text is None:
+    if is_missing(text):
         return None
     text = html.unescape(str(text))
     text = unicodedata.normalize("NFC", text)
@@ -71,13 +79,17 @@ def model(dbt, session):
     if messy.empty:
         return plain.project(final)
     normalized = {}
+    changed = None
     for column in ("headline", "body"):
         raw = messy[column].astype(object)
         normalized[column] = raw.map(normalize_text)
-    changed = (normalized["headline"].ne(messy["headline"].astype(object))
-               | normalized["body"].ne(messy["body"].astype(object)))
+        # NULL stays NULL (a null body is not the text 'nan') and is not a change.
+        differs = raw.combine(
+            normalized[column], lambda a, b: is_missing(a) != is_missing(b) or (not is_missing(a) and a != b)
+        )
+        changed = differs if changed is None else changed | differs
     messy["headline"] = normalized["headline"]
-    messy["body_text"] = normalized["body"].fillna("")
-    messy["was_text_normalized"] = changed.to_numpy()
+    messy["body_text"] = normalized["body"].map(lambda b: "" if is_missing(b) else b).astype(object)
+    messy["was_text_normalized"] = changed.astype(bool).to_numpy()
     repaired = session.from_df(messy).project(f"{COLUMNS}, body_text, was_text_normalized")
     return plain.union(repaired).project(final)

@@ -1384,6 +1384,41 @@ def test_creative_copy_normalised_in_duckdb_equals_the_python_normaliser() -> No
     assert module.normalize_text(" a &amp; b ") == "a & b"
 
 
+def test_a_null_body_stays_null_when_the_copy_goes_through_python() -> None:
+    """A creative without body (JSON null) whose headline has an '&' goes through
+    html.unescape in pandas, where the null arrives as NaN: it must not become the text 'nan'."""
+    path = Path(__file__).resolve().parents[2] / "models/intermediate/int_creatives_normalized.py"
+    spec = importlib.util.spec_from_file_location("int_creatives_normalized", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    con = duckdb.connect()
+    con.execute(
+        "create table stg as select creative_id, headline, body, null::varchar as call_to_action, "
+        "null::varchar as image_dominant_color, 1 as image_width, 1 as image_height, "
+        "0.0 as image_text_overlay_pct, false as image_has_people, "
+        "timestamp '2026-08-01' as updated_at, true as is_valid_json from (values "
+        "('meta:1', 'Tom &amp; Jerry sale', null), ('meta:2', 'Fish &amp; chips', 'Order  today'), "
+        "('meta:3', 'Plain copy', null)) t(creative_id, headline, body)"
+    )
+
+    class Dbt:
+        def config(self, **kwargs: object) -> None:
+            return None
+
+        def ref(self, name: str) -> duckdb.DuckDBPyRelation:
+            return con.sql("select * from stg")
+
+    rows = module.model(Dbt(), con).order("creative_id").fetchall()
+    columns = ["creative_id", "headline", "body", "was_text_normalized", "ad_text"]
+    out = {r[0]: dict(zip(columns, r[:3] + r[-2:], strict=True)) for r in rows}
+    con.close()
+    assert out["meta:1"]["body"] == "" and out["meta:1"]["ad_text"] == "Tom & Jerry sale"
+    assert out["meta:2"]["ad_text"] == "Fish & chips Order today"
+    assert out["meta:3"]["ad_text"] == "Plain copy" and out["meta:3"]["was_text_normalized"] is False
+    assert module.normalize_text(float("nan")) is None
+
+
 # --- the writer lock ---------------------------------------------------------------------
 
 
