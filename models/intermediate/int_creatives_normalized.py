@@ -21,9 +21,11 @@ COLUMNS = (
     "creative_id, headline, body, call_to_action, image_dominant_color, image_width, "
     "image_height, image_text_overlay_pct, image_has_people, updated_at"
 )
+# RE2's \s is [\t\n\f\r ] only: the class adds \v and \x1c-\x1f, which str.isspace() counts.
+_MAY_CHANGE_RE = "'&|\\s\\s|[\\t-\\r\\x1c-\\x1f]|^\\s|\\s$|[^\\x00-\\x7F]'"
 MAY_CHANGE = (
-    "regexp_matches(coalesce(headline, '') || chr(31) || coalesce(body, ''), "
-    "'&|\\s\\s|[\\t\\n\\r\\f\\v]|^\\s|\\s$|\\s\\x1f|\\x1f\\s|[^\\x00-\\x7F]')"
+    f"(regexp_matches(coalesce(headline, ''), {_MAY_CHANGE_RE}) "
+    f"or regexp_matches(coalesce(body, ''), {_MAY_CHANGE_RE}))"
 )
 HAS_AMPERSAND = "contains(coalesce(headline, '') || coalesce(body, ''), '&')"
 # Exactly the characters for which Python's str.isspace() is true (RE2 syntax).

@@ -1419,6 +1419,37 @@ def test_a_null_body_stays_null_when_the_copy_goes_through_python() -> None:
     assert module.normalize_text(float("nan")) is None
 
 
+def test_ascii_control_whitespace_in_copy_is_normalised_like_python() -> None:
+    """str.isspace() counts \\x1c-\\x1f as whitespace, RE2's \\s does not: ASCII copy holding
+    them must still be collapsed and trimmed, not left as it came."""
+    path = Path(__file__).resolve().parents[2] / "models/intermediate/int_creatives_normalized.py"
+    spec = importlib.util.spec_from_file_location("int_creatives_normalized", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    copies = ["Buy\x1cnow", "Buy\x1f\x1fnow", "\x1eSale", "Sale \x1d", "Plain copy", "a\x0bb"]
+    con = duckdb.connect()
+    con.execute(
+        "create table stg as select 'meta:' || i as creative_id, t as headline, 'x' as body, "
+        "null::varchar as call_to_action, null::varchar as image_dominant_color, 1 as image_width, "
+        "1 as image_height, 0.0 as image_text_overlay_pct, false as image_has_people, "
+        "timestamp '2026-08-01' as updated_at, true as is_valid_json "
+        "from unnest(?::varchar[]) with ordinality u(t, i)",
+        [copies],
+    )
+
+    class Dbt:
+        def config(self, **kwargs: object) -> None:
+            return None
+
+        def ref(self, name: str) -> duckdb.DuckDBPyRelation:
+            return con.sql("select * from stg")
+
+    got = dict(module.model(Dbt(), con).project("creative_id, headline").fetchall())
+    con.close()
+    assert [got[f"meta:{i}"] for i in range(1, len(copies) + 1)] == [module.normalize_text(c) for c in copies]
+
+
 # --- the writer lock ---------------------------------------------------------------------
 
 
