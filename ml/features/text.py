@@ -13,6 +13,7 @@ and very long texts (scored on their first ``MAX_CHARS`` characters) included.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -239,6 +240,11 @@ class SentimentTransformer(_TextTransformer):
         return np.where([bool(t.strip()) for t in texts], score, 0.0).reshape(-1, 1)
 
 
+def _lexicon_digest() -> str:
+    words = {emotion: sorted(words) for emotion, words in EMOTION_WORDS.items()}
+    return hashlib.sha256(json.dumps(words, sort_keys=True).encode()).hexdigest()[:12]
+
+
 class EmotionTransformer(_TextTransformer):
     """Per-emotion scores: lexicon words of each emotion per word of the text (0 for an empty
     text), from adscore's own lexicon (``ml/features/emotion_lexicon.py``, written for this
@@ -268,7 +274,9 @@ class EmotionTransformer(_TextTransformer):
 
     @property
     def cache_key(self) -> str:
-        return f"emotion:{LEXICON_VERSION}:{','.join(self.emotions)}"
+        # The lexicon's content and the truncation are part of the key, not only its declared
+        # version: an edit that forgets to bump LEXICON_VERSION must not serve stale values.
+        return f"emotion:{LEXICON_VERSION}:{_lexicon_digest()}:{MAX_CHARS}:{','.join(self.emotions)}"
 
     def _score(self, text: str) -> tuple[float, ...]:
         words = [w.lower() for w in _WORD.findall(text)]

@@ -85,6 +85,26 @@ def test_cache_computes_each_text_once_and_a_new_version_misses() -> None:
     np.testing.assert_array_equal(sentiment.transform(X), expected)
 
 
+
+def test_an_edited_emotion_lexicon_misses_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emotion cache key covers the lexicon's content, not only LEXICON_VERSION: an edit
+    without the bump must recompute, else ml.train / ml.score (cache) and the MLflow model (no
+    cache) disagree on the same text."""
+    from ml.features import emotion_lexicon
+
+    X = pd.DataFrame({"t": ["A bargain you will adore"]})
+    emotion = EmotionTransformer().fit(X)
+    cache = TextFeatureCache()
+    with activated(cache):
+        assert emotion.transform(X)[0, 0] == 0
+    edited = {**emotion_lexicon.EMOTION_WORDS, "joy": emotion_lexicon.EMOTION_WORDS["joy"] | {"adore"}}
+    monkeypatch.setattr(emotion_lexicon, "EMOTION_WORDS", edited)
+    monkeypatch.setattr("ml.features.text.EMOTION_WORDS", edited)
+    with activated(TextFeatureCache(cache.new_entries())):
+        served = emotion.transform(X)
+    np.testing.assert_array_equal(served, emotion.transform(X))
+    assert served[0, 0] == pytest.approx(1 / 5)
+
 def test_embeddings_are_offline_normalised_and_reduced() -> None:
     X = pd.DataFrame(
         {"t": ["I love these sneakers", "These shoes are wonderful", "Hidden fees, avoid", ""] * 5}
