@@ -111,7 +111,9 @@ def _number_as_text(value: str, rng: np.random.Generator, money: bool) -> str:
     whole, _, frac = value.partition(".")
     grouped = f"{int(whole):,}" + (f".{frac}" if frac else "")
     if not money:
-        return grouped
+        # Below 1,000 there is no separator to add: pad it, so the cell really is text to
+        # parse (the ground truth records a repair), without another draw from the stream.
+        return grouped if grouped != value else f" {grouped} "
     return str(rng.choice([f"${grouped}", f"{grouped} USD", f" {grouped} "]))
 
 

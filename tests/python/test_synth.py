@@ -53,6 +53,38 @@ def test_same_seed_gives_identical_files_across_processes(tmp_path: Path) -> Non
     assert len(digests[0]) == 14  # 9 exports, an empty re-delivery, 2 oracles, defects, manifest
 
 
+def test_every_recorded_row_defect_changes_its_line() -> None:
+    """The ground truth lists corrupted rows only: a 'defect' that writes the clean line
+    unchanged (a count below 1,000 'written with thousands separators') is a clean row
+    labelled as repaired."""
+    import datetime as dt
+
+    from ml.synth.__main__ import Streams, extraction_time
+    from ml.synth.defects import inject
+    from ml.synth.exports import build_exports
+    from ml.synth.simulate import ad_effects, simulate
+    from ml.synth.world import build_world
+
+    start = dt.date(2026, 8, 1)
+    world = build_world(400, 60, 3, start)
+    streams = Streams.spawn(3, 1)
+    daily, _ = simulate(world, ad_effects(world), np.random.default_rng(streams.world))
+    rng = np.random.default_rng(streams.defects)
+    unchanged: dict[tuple[str, str], int] = {}
+    checked = 0
+    for table in build_exports(world, daily, extraction_time(start, 60)):
+        lines, made = inject(table, rng, 1.0)
+        first = 1 if table.is_jsonl else 2
+        clean = {table.line_of(row) for row in table.rows}
+        for d in made:
+            if d.handling == "dedup" or d.line is None:
+                continue
+            checked += 1
+            if lines[d.line - first] in clean:
+                unchanged[(d.source, d.defect)] = unchanged.get((d.source, d.defect), 0) + 1
+    assert checked > 100 and unchanged == {}
+
+
 def test_exports_have_native_shapes(demo_data: tuple[Path, Path]) -> None:
     raw, truth = demo_data
     meta = pd.read_csv(
