@@ -497,7 +497,7 @@ def write_run_results(
             if name not in ML_TABLES:
                 raise WarehouseError(f"unknown ml table {name!r}")
             if len(frame):
-                _insert_frame(con, name, frame, "or ignore" if "primary key" in ML_TABLES[name] else "")
+                _insert_frame(con, name, frame, _conflict_clause(name))
         version = int(
             con.execute(
                 "select coalesce(max(version), 0) + 1 from ml.model_versions where model_name = ?",
@@ -590,8 +590,8 @@ class ScoreBatch:
 def write_scores(path: Path, batches: list[ScoreBatch]) -> list[int]:
     """Write every batch in one transaction (all tasks of an ``ml.score`` or none): its
     scores and explanations replace those of the same keys and version (see
-    :class:`ScoreBatch`), caches keep what they have.  Returns each batch's number of score
-    rows inserted or replaced."""
+    :class:`ScoreBatch`); a text-cache entry replaces an unusable stored one.  Returns each
+    batch's number of score rows inserted or replaced."""
     counts = []
     with transaction(path, "score") as con:
         for batch in batches:
@@ -633,11 +633,11 @@ def _write_score_batch(con: duckdb.DuckDBPyConnection, batch: ScoreBatch) -> int
             raise WarehouseError(f"unknown ml table {name!r}")
         if not len(frame):
             continue
-        keyed = "primary key" in ML_TABLES[name]
         # Scores and explanations of the rows read replace earlier ones of the same keys (the
-        # rows read are new, changed or asked for again); caches keep what they have.
-        replace = name in (output, explanations)
-        _insert_frame(con, name, frame, ("or replace" if replace else "or ignore") if keyed else "")
+        # rows read are new, changed or asked for again).
+        _insert_frame(
+            con, name, frame, "or replace" if name in (output, explanations) else _conflict_clause(name)
+        )
         if name == output:
             written = len(frame)
     run = {k: v for k, v in scoring_run.items() if k != "output"}
@@ -826,6 +826,16 @@ def _utc_now() -> object:
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(table_columns(con, table))
+
+
+def _conflict_clause(name: str) -> str:
+    """How rows of ``name`` meet stored rows with the same key: a text-cache entry is computed
+    only when the stored one was missing or unusable (another width), so it replaces it (with
+    ``or ignore`` an unusable entry was recomputed on every run, forever); other keyed rows
+    keep what is stored."""
+    if "primary key" not in ML_TABLES[name]:
+        return ""
+    return "or replace" if name == "text_feature_cache" else "or ignore"
 
 
 def _insert_frame(

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ml.errors import ConfigError
 from ml.features import cache as text_cache
-from ml.features.embeddings import DIMENSION, check_model_name, embed, model_version
+from ml.features.embeddings import DIMENSION, MAX_TOKENS, check_model_name, embed, model_version
 from ml.features.emotion_lexicon import EMOTION_WORDS, LEXICON_VERSION
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -62,6 +62,23 @@ CTA_VERBS = frozenset(
         "reserve",
     }
 )
+
+
+def _encodable(text: str) -> str:
+    """The text with any lone surrogate (reachable only through an object column handed to the
+    model directly: DuckDB and pandas' string columns refuse them) replaced by U+FFFD, so the
+    tokenizer and the cache's sha256 can encode it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def embedding_cache_key(model_name: str) -> str:
+    """One key for the embeddings of ``model_name``, shared by the sentiment head and
+    TextEmbeddingTransformer; the truncations are part of it, so changing them misses the cache."""
+    return f"embedding:{model_version(model_name)}:{MAX_CHARS}:{MAX_TOKENS}"
 
 
 def _column(X: Any) -> pd.Series:
@@ -107,7 +124,7 @@ class _TextTransformer(TransformerMixin, BaseEstimator):
     def _rows(self, X: Any, width: int) -> np.ndarray:
         """``_compute`` once per distinct text (through the active cache), finite, in row order."""
         codes, unique = pd.factorize(_column(X), use_na_sentinel=True)
-        texts = [str(t) for t in unique] + [""]  # the last one stands for missing values
+        texts = [_encodable(str(t)) for t in unique] + [""]  # the last one stands for missing values
         codes = np.where(codes < 0, len(texts) - 1, codes)
         active = text_cache.active() if self.cacheable else None
         if active is not None:
@@ -192,7 +209,7 @@ def _embeddings(texts: list[str]) -> np.ndarray:
     active = text_cache.active()
     if active is None:
         return _embed(texts)
-    return active.rows(f"embedding:{model_version(EMBEDDING_MODEL)}", texts, _embed, DIMENSION)
+    return active.rows(embedding_cache_key(EMBEDDING_MODEL), texts, _embed, DIMENSION)
 
 
 def _embed(texts: list[str]) -> np.ndarray:
@@ -225,8 +242,8 @@ class SentimentTransformer(_TextTransformer):
     @property
     def cache_key(self) -> str:
         if self.model_name == "vader":
-            return f"sentiment:vader:{metadata.version('vaderSentiment')}"
-        return f"sentiment:{self.model_name}:{_sentiment_head()[2]}:{model_version(EMBEDDING_MODEL)}"
+            return f"sentiment:vader:{metadata.version('vaderSentiment')}:{MAX_CHARS}"
+        return f"sentiment:{self.model_name}:{_sentiment_head()[2]}:{embedding_cache_key(EMBEDDING_MODEL)}"
 
     def _compute(self, texts: list[str]) -> np.ndarray:
         if self.model_name == "vader":
@@ -307,7 +324,7 @@ class TextEmbeddingTransformer(_TextTransformer):
 
     @property
     def cache_key(self) -> str:
-        return f"embedding:{model_version(self.model_name)}"
+        return embedding_cache_key(self.model_name)
 
     @property
     def _names(self) -> tuple[str, ...]:  # type: ignore[override]

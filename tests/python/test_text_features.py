@@ -85,7 +85,6 @@ def test_cache_computes_each_text_once_and_a_new_version_misses() -> None:
     np.testing.assert_array_equal(sentiment.transform(X), expected)
 
 
-
 def test_an_edited_emotion_lexicon_misses_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """The emotion cache key covers the lexicon's content, not only LEXICON_VERSION: an edit
     without the bump must recompute, else ml.train / ml.score (cache) and the MLflow model (no
@@ -104,6 +103,49 @@ def test_an_edited_emotion_lexicon_misses_the_cache(monkeypatch: pytest.MonkeyPa
         served = emotion.transform(X)
     np.testing.assert_array_equal(served, emotion.transform(X))
     assert served[0, 0] == pytest.approx(1 / 5)
+
+
+def test_an_unusable_cache_entry_is_replaced_once_recomputed(tmp_path) -> None:
+    """A stored entry of the wrong width is recomputed; the new row replaces it (with `or
+    ignore` the bad row stayed, and the text was recomputed on every run)."""
+    import duckdb
+
+    from ml.features.cache import text_hash
+    from ml.warehouse import _conflict_clause, _insert_frame, ensure_ml_schema, load_text_cache
+
+    X = pd.DataFrame({"t": ["Love it!"]})
+    sentiment = SentimentTransformer().fit(X)
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        ensure_ml_schema(con)
+        con.execute(
+            "insert into ml.text_feature_cache values (?, ?, [0.1, 0.2], now())",
+            [sentiment.cache_key, text_hash("Love it!")],
+        )
+    for run in (1, 2):
+        cache = TextFeatureCache(load_text_cache(db, [sentiment.cache_key]))
+        with activated(cache):
+            sentiment.transform(X)
+        assert (cache.computed, cache.hits) == ((2, 0) if run == 1 else (0, 2))  # with the empty text
+        with duckdb.connect(str(db)) as con:
+            _insert_frame(
+                con, "text_feature_cache", cache.new_entries(), _conflict_clause("text_feature_cache")
+            )
+
+
+def test_a_lone_surrogate_is_scored_not_a_crash() -> None:
+    """An object column handed to the model directly (the MLflow pyfunc; DuckDB and pandas'
+    string columns refuse them) can hold a lone surrogate: the tokenizer and the cache's sha256
+    could not encode it."""
+    text = "Great deal \ud800 today"
+    X = pd.DataFrame({"t": pd.Series([text, "Great deal \ufffd today"], dtype=object)})
+    for transformer in (TextEmbeddingTransformer(n_components=None), SentimentTransformer("minilm-logreg")):
+        values = transformer.fit(X).transform(X)
+        assert np.isfinite(values).all()
+        np.testing.assert_allclose(values[0], values[1])  # replaced by U+FFFD
+        with activated(TextFeatureCache()):
+            np.testing.assert_allclose(transformer.transform(X), values)
+
 
 def test_embeddings_are_offline_normalised_and_reduced() -> None:
     X = pd.DataFrame(
