@@ -1561,3 +1561,43 @@ def test_mlflow_telemetry_is_off_whenever_ml_is_imported() -> None:
         check=True,
     )
     assert opted_in.stdout.strip() == "False"  # a user may still opt in
+
+
+# --- stratified folds and NaN CV means ---------------------------------------------------
+
+
+def test_stratified_folds_with_a_single_class_fold_are_refused() -> None:
+    """--folds stratified re-deals the training rows after validation checked the warehouse's
+    folds: a re-dealt fold holding one class (here: one account holds every positive) must be
+    refused like a warehouse fold, not cross-validated to a NaN ROC AUC."""
+    from ml.splits import Splits
+    from ml.train import _stratified
+
+    config = load_config(default_config_path("account_health"))
+    n = 24
+    f = pd.DataFrame(
+        {
+            "account_id": [f"a{i // 4}" for i in range(n)],
+            "week_start": pd.Timestamp("2026-08-03") + pd.to_timedelta(7 * (np.arange(n) % 4), unit="D"),
+            "is_at_risk": [1.0 if i < 4 else 0.0 for i in range(n)],
+        }
+    )
+    train_rows, test_rows = np.arange(20), np.arange(20, 24)
+    cv = [(np.arange(20)[np.arange(20) % 3 != k], np.arange(20)[np.arange(20) % 3 == k]) for k in range(3)]
+    splits = Splits(train_rows, test_rows, cv)
+    with pytest.raises(DataValidationError, match="single class"):
+        _stratified(splits, f, f.iloc[train_rows].reset_index(drop=True), config, seed=0)
+
+
+def test_selection_refuses_a_nan_mean_cv_score() -> None:
+    """A NaN mean compares false with everything: max()/min() would keep whichever candidate
+    came first. Selection must say so instead, and otherwise follow the metric's direction."""
+    from ml.train import _best_mean
+
+    def scores(*values: float) -> FoldScores:
+        return FoldScores("m", list(values), [1] * len(values), [1] * len(values), np.zeros(1))
+
+    with pytest.raises(Exception, match="undefined"):
+        _best_mean({"mlp": scores(0.8, float("nan")), "xgboost": scores(0.9, 0.9)}, "roc_auc")
+    assert _best_mean({"a": scores(0.7, 0.7), "b": scores(0.9, 0.8)}, "roc_auc") == "b"
+    assert _best_mean({"a": scores(20.0, 21.0), "b": scores(19.0, 25.0)}, "rmse") == "a"
