@@ -1601,3 +1601,17 @@ def test_selection_refuses_a_nan_mean_cv_score() -> None:
         _best_mean({"mlp": scores(0.8, float("nan")), "xgboost": scores(0.9, 0.9)}, "roc_auc")
     assert _best_mean({"a": scores(0.7, 0.7), "b": scores(0.9, 0.8)}, "roc_auc") == "b"
     assert _best_mean({"a": scores(20.0, 21.0), "b": scores(19.0, 25.0)}, "rmse") == "a"
+
+
+def test_isotonic_calibration_never_serves_certainty() -> None:
+    """Out-of-fold steps of a single class (the lowest and highest scores here) must not map to
+    probabilities of exactly 0 or 1: a holdout row of the other class would cost 16 in log loss."""
+    from ml.calibration import fit_calibrator
+
+    rng = np.random.default_rng(0)
+    p = np.sort(rng.random(90))
+    y = (p > 0.5).astype(float)
+    y[40:50] = rng.random(10) < 0.5  # one mixed stretch; the rest is pure
+    calibrated = fit_calibrator("isotonic", p, y).apply(np.r_[0.0, p, 1.0])
+    assert calibrated.min() > 0.0 and calibrated.max() < 1.0
+    assert calibrated.min() >= 1 / 92 - 1e-12 and calibrated.max() <= 1 - 1 / 92 + 1e-12
