@@ -1615,3 +1615,28 @@ def test_isotonic_calibration_never_serves_certainty() -> None:
     calibrated = fit_calibrator("isotonic", p, y).apply(np.r_[0.0, p, 1.0])
     assert calibrated.min() > 0.0 and calibrated.max() < 1.0
     assert calibrated.min() >= 1 / 92 - 1e-12 and calibrated.max() <= 1 - 1 / 92 + 1e-12
+
+
+def test_undefined_segment_metrics_are_nan_not_zero() -> None:
+    """A segment with no positives has no recall (ml.fairness says NaN for its TPR); a segment
+    whose label is constant has no R2. Reporting 0.0 reads as 'misses every positive' or 'no
+    better than the mean'."""
+    from ml.evaluation import segment_metrics, threshold_metrics
+
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0], dtype=float)
+    p = np.array([0.9, 0.2, 0.8, 0.1, 0.7, 0.3, 0.2, 0.1])
+    seg = {"vertical": np.array(["a"] * 4 + ["b"] * 4, dtype=object)}
+    rows = segment_metrics("classification", y, p, seg, "test", threshold=0.5)
+    b = rows[rows.segment == "vertical=b"].set_index("metric").value
+    assert np.isnan(b["recall"]) and np.isnan(b["f1"]) and b["precision"] == 0.0
+    a = rows[rows.segment == "vertical=a"].set_index("metric").value
+    assert a["recall"] == 1.0 and a["precision"] == 1.0 and a["f1"] == 1.0
+    nothing = threshold_metrics(y, p, 0.95)  # nothing flagged: precision undefined, F1 0
+    assert np.isnan(nothing["precision"]) and nothing["recall"] == 0.0 and nothing["f1"] == 0.0
+    yr = np.array([50, 50, 50, 10, 20, 30.0])
+    pr = np.array([40, 60, 55, 12, 18, 33.0])
+    reg = segment_metrics(
+        "regression", yr, pr, {"platform": np.array(["x"] * 3 + ["y"] * 3, dtype=object)}, "test"
+    )
+    r2 = reg[reg.metric == "r2"].set_index("segment").value
+    assert np.isnan(r2["platform=x"]) and np.isfinite(r2["platform=y"]) and np.isfinite(r2["overall"])
