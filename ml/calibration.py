@@ -53,7 +53,12 @@ class Calibrator:
 
 def fit_calibrator(method: str, p: np.ndarray, y: np.ndarray) -> Calibrator:
     if method == "isotonic":
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, y)
+        # Bounded away from 0 and 1: a step whose out-of-fold rows were all of one class
+        # would otherwise serve a probability of exactly 0 or 1 (certainty from a handful of
+        # rows), and one such holdout row of the other class costs -log(1e-7) = 16 in log
+        # loss.  No estimate from n rows is surer than 1 / (n + 2) (Laplace's rule).
+        eps = 1.0 / (len(p) + 2)
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=eps, y_max=1.0 - eps).fit(p, y)
         return Calibrator(method, {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()})
     logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6))).reshape(-1, 1)
     lr = LogisticRegression(C=1e6).fit(logit, y)

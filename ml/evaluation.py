@@ -43,7 +43,8 @@ def _two_classes(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[np.
 REGRESSION_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], bool]] = {
     "rmse": (lambda y, p: float(np.sqrt(mean_squared_error(y, p))), True),
     "mae": (lambda y, p: float(mean_absolute_error(y, p)), True),
-    "r2": (lambda y, p: float(r2_score(y, p)) if len(y) > 1 else float("nan"), False),
+    # R2 of a constant label is undefined (scikit-learn reports 0.0 for it): NaN, like one row.
+    "r2": (lambda y, p: float(r2_score(y, p)) if len(y) > 1 and np.ptp(y) > 0 else float("nan"), False),
 }
 CLASSIFICATION_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], bool]] = {
     "roc_auc": (_two_classes(roc_auc_score), False),
@@ -83,11 +84,17 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall and F1 at ``threshold``; a rate without its denominator (recall of a
+    segment with no positives, precision with nothing flagged) is NaN, not 0: the same group's
+    true positive rate in ml.fairness is NaN too."""
     flagged = p >= threshold
     tp = float((flagged & (y == 1)).sum())
-    precision = tp / max(1.0, float(flagged.sum()))
-    recall = tp / max(1.0, float((y == 1).sum()))
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    n_flagged, n_positive = float(flagged.sum()), float((y == 1).sum())
+    nan = float("nan")
+    precision = tp / n_flagged if n_flagged else nan
+    recall = tp / n_positive if n_positive else nan
+    # 2 TP / (2 TP + FP + FN): defined (0) with nothing flagged, undefined with no positives.
+    f1 = 2 * tp / (n_flagged + n_positive) if n_positive else nan
     return {
         "threshold": threshold,
         "precision": precision,

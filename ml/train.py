@@ -65,9 +65,9 @@ from ml.logs import setup_logging
 from ml.model_card import write_card
 from ml.models import Candidate, get_candidate, model_columns, with_categorical
 from ml.registry import compare_with_champion, current_champion, quality_checks, sync_mlflow
-from ml.splits import stratified_splits
+from ml.splits import Splits, stratified_splits
 from ml.tuning import PRUNERS, SEARCHES, check_study_storage, study_storage, tune
-from ml.validation import data_hash, validate_training_data
+from ml.validation import data_hash, single_class_folds, validate_training_data
 from ml.warehouse import (
     db_path,
     end_run,
@@ -230,8 +230,7 @@ def train_task(
     train = frame.iloc[splits.train_rows].reset_index(drop=True)
     test = frame.iloc[splits.test_rows].reset_index(drop=True)
     if folds == "stratified":
-        groups = train[ids[0]].astype(str).to_numpy()
-        splits = stratified_splits(splits, _target(train, spec.target), groups, seed)
+        splits = _stratified(splits, frame, train, config, seed)
     log.info(
         "%s: read %s: %d train / %d test rows, %d %s folds, data hash %s (%.1fs)",
         config.task,
@@ -374,8 +373,7 @@ def train_task(
             )
         for name in (n for n in selection if n not in eligible):
             log.info("%s: %s is slower than %s ms per 1,000 rows: not eligible", config.task, name, limit)
-        pick = min if lower_is_better(t.metric) else max
-        winner = by_name[pick(eligible, key=lambda k: eligible[k].mean)]
+        winner = by_name[_best_mean(eligible, t.metric)]
         log.info("%s: selected %s (%.1fs)", config.task, winner.name, time.perf_counter() - step)
         keep = columns[winner.name]
         if keep is not None:  # from here on, the winner's columns only (saved in the manifest)
@@ -789,6 +787,35 @@ def repair_after_crashes(warehouse: Path, artifacts: Path, track: bool) -> None:
         log.warning("could not end MLflow runs out of step with the warehouse (%s)", exc)
     for model_name in sorted(set(versions.model_name)):
         sync_mlflow(warehouse, model_name)
+
+
+def _stratified(
+    splits: Splits, frame: pd.DataFrame, train: pd.DataFrame, config: TaskConfig, seed: int
+) -> Splits:
+    """The training rows re-dealt into stratified folds (grouped by the first id column),
+    checked like the warehouse's folds: a fold whose training or validation rows hold one
+    class has an undefined ROC AUC (NaN), which would make every candidate's mean CV score
+    NaN (selection would then keep whichever came first, and tuning fail every trial)."""
+    spec = config.data
+    groups = train[spec.id_columns[0]].astype(str).to_numpy()
+    stratified = stratified_splits(splits, _target(train, spec.target), groups, seed)
+    problems = single_class_folds(frame[spec.target], stratified, "--folds stratified", spec.target)
+    if problems:
+        raise DataValidationError(spec.table, problems)
+    return stratified
+
+
+def _best_mean(scores: dict[str, FoldScores], metric: str) -> str:
+    """The candidate with the best mean CV score; a NaN mean (a fold score undefined) is an
+    error, not a candidate that wins or loses by the order of the comparisons."""
+    undefined = [name for name, s in scores.items() if np.isnan(s.mean)]
+    if undefined:
+        raise AdscoreError(
+            f"mean CV {metric} is undefined (NaN) for {', '.join(undefined)}: a fold's score is NaN "
+            "(e.g. a validation fold holding one class)"
+        )
+    pick = min if lower_is_better(metric) else max
+    return pick(scores, key=lambda k: scores[k].mean)
 
 
 def _candidates(config: TaskConfig, override: tuple[str, ...] | None) -> list[Candidate]:

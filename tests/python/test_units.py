@@ -1627,3 +1627,82 @@ def test_mlflow_telemetry_is_off_whenever_ml_is_imported() -> None:
         check=True,
     )
     assert opted_in.stdout.strip() == "False"  # a user may still opt in
+
+
+# --- stratified folds and NaN CV means ---------------------------------------------------
+
+
+def test_stratified_folds_with_a_single_class_fold_are_refused() -> None:
+    """--folds stratified re-deals the training rows after validation checked the warehouse's
+    folds: a re-dealt fold holding one class (here: one account holds every positive) must be
+    refused like a warehouse fold, not cross-validated to a NaN ROC AUC."""
+    from ml.splits import Splits
+    from ml.train import _stratified
+
+    config = load_config(default_config_path("account_health"))
+    n = 24
+    f = pd.DataFrame(
+        {
+            "account_id": [f"a{i // 4}" for i in range(n)],
+            "week_start": pd.Timestamp("2026-08-03") + pd.to_timedelta(7 * (np.arange(n) % 4), unit="D"),
+            "is_at_risk": [1.0 if i < 4 else 0.0 for i in range(n)],
+        }
+    )
+    train_rows, test_rows = np.arange(20), np.arange(20, 24)
+    cv = [(np.arange(20)[np.arange(20) % 3 != k], np.arange(20)[np.arange(20) % 3 == k]) for k in range(3)]
+    splits = Splits(train_rows, test_rows, cv)
+    with pytest.raises(DataValidationError, match="single class"):
+        _stratified(splits, f, f.iloc[train_rows].reset_index(drop=True), config, seed=0)
+
+
+def test_selection_refuses_a_nan_mean_cv_score() -> None:
+    """A NaN mean compares false with everything: max()/min() would keep whichever candidate
+    came first. Selection must say so instead, and otherwise follow the metric's direction."""
+    from ml.train import _best_mean
+
+    def scores(*values: float) -> FoldScores:
+        return FoldScores("m", list(values), [1] * len(values), [1] * len(values), np.zeros(1))
+
+    with pytest.raises(Exception, match="undefined"):
+        _best_mean({"mlp": scores(0.8, float("nan")), "xgboost": scores(0.9, 0.9)}, "roc_auc")
+    assert _best_mean({"a": scores(0.7, 0.7), "b": scores(0.9, 0.8)}, "roc_auc") == "b"
+    assert _best_mean({"a": scores(20.0, 21.0), "b": scores(19.0, 25.0)}, "rmse") == "a"
+
+
+def test_isotonic_calibration_never_serves_certainty() -> None:
+    """Out-of-fold steps of a single class (the lowest and highest scores here) must not map to
+    probabilities of exactly 0 or 1: a holdout row of the other class would cost 16 in log loss."""
+    from ml.calibration import fit_calibrator
+
+    rng = np.random.default_rng(0)
+    p = np.sort(rng.random(90))
+    y = (p > 0.5).astype(float)
+    y[40:50] = rng.random(10) < 0.5  # one mixed stretch; the rest is pure
+    calibrated = fit_calibrator("isotonic", p, y).apply(np.r_[0.0, p, 1.0])
+    assert calibrated.min() > 0.0 and calibrated.max() < 1.0
+    assert calibrated.min() >= 1 / 92 - 1e-12 and calibrated.max() <= 1 - 1 / 92 + 1e-12
+
+
+def test_undefined_segment_metrics_are_nan_not_zero() -> None:
+    """A segment with no positives has no recall (ml.fairness says NaN for its TPR); a segment
+    whose label is constant has no R2. Reporting 0.0 reads as 'misses every positive' or 'no
+    better than the mean'."""
+    from ml.evaluation import segment_metrics, threshold_metrics
+
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0], dtype=float)
+    p = np.array([0.9, 0.2, 0.8, 0.1, 0.7, 0.3, 0.2, 0.1])
+    seg = {"vertical": np.array(["a"] * 4 + ["b"] * 4, dtype=object)}
+    rows = segment_metrics("classification", y, p, seg, "test", threshold=0.5)
+    b = rows[rows.segment == "vertical=b"].set_index("metric").value
+    assert np.isnan(b["recall"]) and np.isnan(b["f1"]) and b["precision"] == 0.0
+    a = rows[rows.segment == "vertical=a"].set_index("metric").value
+    assert a["recall"] == 1.0 and a["precision"] == 1.0 and a["f1"] == 1.0
+    nothing = threshold_metrics(y, p, 0.95)  # nothing flagged: precision undefined, F1 0
+    assert np.isnan(nothing["precision"]) and nothing["recall"] == 0.0 and nothing["f1"] == 0.0
+    yr = np.array([50, 50, 50, 10, 20, 30.0])
+    pr = np.array([40, 60, 55, 12, 18, 33.0])
+    reg = segment_metrics(
+        "regression", yr, pr, {"platform": np.array(["x"] * 3 + ["y"] * 3, dtype=object)}, "test"
+    )
+    r2 = reg[reg.metric == "r2"].set_index("segment").value
+    assert np.isnan(r2["platform=x"]) and np.isfinite(r2["platform=y"]) and np.isfinite(r2["overall"])
