@@ -217,7 +217,7 @@ def train_task(
 
     step = time.perf_counter()
     snapshot = read_training_snapshot(warehouse, spec.table, spec.folds_table, ids, spec.quality_report)
-    frame, splits = validate_training_data(snapshot, config)
+    frame, splits = validate_training_data(snapshot, config, warehouse_folds=folds != "stratified")
     snapshot_hash = data_hash(frame, snapshot.folds)
     if overrides.skip_unchanged:
         previous = last_succeeded_run(warehouse, config.task, snapshot_hash, config_hash)
@@ -477,14 +477,14 @@ def train_task(
                     "segment": "overall",
                     "metric": f"{t.metric}_mean",
                     "value": best_scores.mean,
-                    "n_rows": len(train),
+                    "n_rows": int(sum(best_scores.n_valid)),  # the rows the folds validated
                 },
                 {
                     "split": "cv",
                     "segment": "overall",
                     "metric": f"{t.metric}_std",
                     "value": float(np.std(best_scores.values)),
-                    "n_rows": len(train),
+                    "n_rows": int(sum(best_scores.n_valid)),
                 },
             ]
         )
@@ -890,7 +890,7 @@ def preflight(config: TaskConfig, warehouse: Path, overrides: Overrides | None =
     from ml.score import OUTPUTS
 
     overrides = overrides or Overrides()
-    _options(config, overrides)
+    folds = _options(config, overrides)[-1]
     build_feature_pipeline(config)
     _candidates(config, overrides.candidates)
     # A model name holds one kind of model: a regressor registered among classifiers (or the
@@ -915,7 +915,7 @@ def preflight(config: TaskConfig, warehouse: Path, overrides: Overrides | None =
         )
     except WarehouseError as exc:
         raise WarehouseError(f"{config.source}: {exc}") from None
-    validate_training_data(snapshot, config)
+    validate_training_data(snapshot, config, warehouse_folds=folds != "stratified")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,9 @@ def _numbered(features: tuple[FeatureSpec, ...]) -> list[tuple[str, int, Feature
     return out
 
 
-def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tuple[pd.DataFrame, Splits]:
+def validate_training_data(
+    snapshot: TrainingSnapshot, config: TaskConfig, *, warehouse_folds: bool = True
+) -> tuple[pd.DataFrame, Splits]:
     """Check required columns, nulls in critical columns, unique ids, the label and the folds.
 
     Returns the frame and its splits; raises :class:`DataValidationError` listing every
@@ -119,8 +121,21 @@ def validate_training_data(snapshot: TrainingSnapshot, config: TaskConfig) -> tu
     if not frame.empty and all(c in frame.columns for c in ids):
         splits, fold_problems = build_splits(frame, snapshot.folds, ids)
         problems += [f"{spec.folds_table}: {p}" for p in fold_problems]
-        if config.problem_type == "classification" and spec.target in frame.columns and not fold_problems:
+        # With ``warehouse_folds`` False (``--folds stratified``) the training rows are re-dealt
+        # and those folds are checked instead: a single-class warehouse week must not block the
+        # option meant for it.
+        classified = config.problem_type == "classification" and spec.target in frame.columns
+        if classified and warehouse_folds and not fold_problems:
             problems += single_class_folds(frame[spec.target], splits, spec.folds_table, spec.target)
+        if classified and not fold_problems and len(splits.test_rows):
+            y = pd.to_numeric(frame[spec.target].astype("float64"), errors="coerce").to_numpy()
+            classes = np.unique(y[splits.test_rows][~np.isnan(y[splits.test_rows])])
+            if len(classes) < 2:
+                problems.append(
+                    f"{spec.folds_table}: the test split's {len(splits.test_rows)} row(s) hold a single "
+                    f"class ({spec.target} = {', '.join(str(int(c)) for c in classes) or 'none'}): its "
+                    "ROC AUC, the headline metric, would be undefined"
+                )
 
     if problems:
         raise DataValidationError(snapshot.table, problems)

@@ -92,17 +92,22 @@ def test_train_registers_a_champion_with_verified_artifact(trained) -> None:
     # scored in selection on the same folds (tuning could end below them; then they are refit).
     shipped = query(
         wh,
-        "select r.task, m.metric, m.value as shipped, r.estimator, r.run_id from ml.metrics m "
+        "select r.task, m.metric, m.value as shipped, m.n_rows, r.estimator, r.run_id from ml.metrics m "
         "join ml.runs r using (run_id) where m.split = 'cv' and m.metric in ('rmse_mean', 'roc_auc_mean')",
     )
-    for task, metric, value, estimator, run_id in shipped.itertuples(index=False):
+    assert set(shipped.task) == {"ad_score", "account_health"}
+    for task, metric, value, n_rows, estimator, run_id in shipped.itertuples(index=False):
         defaults = query(
             wh,
-            "select avg(value) as v from ml.cv_results "
+            "select avg(value) as v, sum(n_valid_rows) as n from ml.cv_results "
             "where run_id = ? and stage = 'selection' and candidate = ?",
             [run_id, estimator],
-        ).v[0]
-        assert (value <= defaults + 1e-9) if metric == "rmse_mean" else (value >= defaults - 1e-9), task
+        )
+        v = defaults.v[0]
+        assert (value <= v + 1e-9) if metric == "rmse_mean" else (value >= v - 1e-9), task
+        # The CV rows count the rows the folds validated (time folds validate a part of the
+        # training rows), not every training row.
+        assert n_rows == defaults.n[0], task
 
     # The registered artifact loads (checksums verified) and predicts within the label range.
     model = load_artifact(wh.artifacts / row.artifact_path, row.artifact_sha256)

@@ -1655,6 +1655,23 @@ def test_stratified_folds_with_a_single_class_fold_are_refused() -> None:
         _stratified(splits, f, f.iloc[train_rows].reset_index(drop=True), config, seed=0)
 
 
+def test_a_single_class_warehouse_fold_does_not_block_stratified_folds() -> None:
+    """--folds stratified is the remedy for a warehouse fold of one class: validation checks
+    the warehouse's folds' classes only when they are the folds training uses."""
+    import dataclasses
+
+    config = dataclasses.replace(load_config(CONFIG), problem_type="classification")
+    f = frame()
+    f["ad_score"] = [1.0 if i % 5 == 0 or i % 2 else 0.0 for i in range(len(f))]  # fold 0: all 1
+    with pytest.raises(DataValidationError, match="fold 0's validation rows hold a single class"):
+        validate_training_data(snapshot_of(f, folds_for(f)), config)
+    validate_training_data(snapshot_of(f, folds_for(f)), config, warehouse_folds=False)
+    # A test split of one class would give an undefined headline ROC AUC: refused.
+    f.loc[f.index[-10:], "ad_score"] = 0.0
+    with pytest.raises(DataValidationError, match="test split's 10 row"):
+        validate_training_data(snapshot_of(f, folds_for(f)), config, warehouse_folds=False)
+
+
 def test_selection_refuses_a_nan_mean_cv_score() -> None:
     """A NaN mean compares false with everything: max()/min() would keep whichever candidate
     came first. Selection must say so instead, and otherwise follow the metric's direction."""
