@@ -72,6 +72,7 @@ from ml.warehouse import (
     db_path,
     end_run,
     ended_run_status,
+    interrupt_queries_on_signals,
     last_succeeded_run,
     load_text_cache,
     mark_interrupted_runs,
@@ -956,6 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     # interrupted and its MLflow run KILLED, instead of both reading `running` for good.
     with contextlib.suppress(ValueError):  # (only the main thread can set a handler)
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        interrupt_queries_on_signals()  # else a signal in a long DuckDB query is mostly missed
     setup_logging()
 
     try:

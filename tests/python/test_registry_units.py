@@ -676,50 +676,49 @@ def test_registry_check_judges_running_runs_by_their_process_or_the_lock(tmp_pat
 
 
 SIGTERM_IN_A_QUERY = """
-import signal, sys, duckdb
+import atexit, signal, sys
+from pathlib import Path
 from ml import train
+from ml.warehouse import connect, interrupt_queries_on_signals
 signal.signal(signal.SIGTERM, train._exit_on_sigterm)
-con = duckdb.connect()
-print("ready", flush=True)
-try:
+interrupt_queries_on_signals()
+atexit.register(lambda: print("terminating", train._terminating, flush=True))
+with connect(Path(sys.argv[1]), read_only=False) as con:
+    print("ready", flush=True)
     con.execute("select sum(hash(range)) from range(1000000000000)").fetchall()
-except BaseException as exc:
-    print(type(exc).__name__, train._terminating, flush=True)
 """
 
 
-def test_a_sigterm_that_lands_in_a_duckdb_query_is_still_known_as_one() -> None:
-    """The handler's SystemExit can reach the training as DuckDB's "RuntimeError: Query
-    interrupted"; the run must still be classified interrupted (exit 143), not failed, so
-    the handler records the signal where train_task and main look for it."""
+def test_a_sigterm_that_lands_in_a_duckdb_query_stops_it_and_is_known_as_one(tmp_path: Path) -> None:
+    """A SIGTERM in a long DuckDB query must stop it (DuckDB, left to poll for signals itself,
+    missed about half of them on a loaded machine, and the query ran on), and the run must be
+    classified interrupted (exit 143), not failed: the handler's SystemExit can reach the code
+    as DuckDB's "RuntimeError: Query interrupted", so it records the signal where train_task
+    and main look for it."""
     import signal
     import subprocess
     import sys
     import time
 
-    # Rarely (once in this suite's runs, on a loaded machine) DuckDB drops a signal that lands
-    # as its query starts, and the query runs on: that attempt is killed and another made.
-    # What is checked is how the signal is classified when it does stop the query.
-    lost = 0
-    for _ in range(3):
+    for delay in (0.3, 1.0, 3.0, 0.3, 1.0, 3.0):  # early in the query, and once its progress bar is up
         proc = subprocess.Popen(
-            [sys.executable, "-c", SIGTERM_IN_A_QUERY],
+            [sys.executable, "-c", SIGTERM_IN_A_QUERY, str(tmp_path / f"wh{time.monotonic_ns()}.duckdb")],
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
             cwd=Path(__file__).resolve().parents[2],
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(1.0)  # the query is running
+        time.sleep(delay)  # the query is running
         proc.send_signal(signal.SIGTERM)
         try:
-            out = proc.communicate(timeout=60)[0].split()
+            out = proc.communicate(timeout=30)[0]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            lost += 1
-            continue
-        assert out[0] in {"RuntimeError", "SystemExit"}, out
-        assert out[1:] == [f"[{int(signal.SIGTERM)}]"], out
-        return
-    pytest.fail(f"SIGTERM never stopped the DuckDB query ({lost} attempts)")
+            pytest.fail(f"a SIGTERM {delay} s into a DuckDB query did not stop it within 30 s")
+        # 143: the handler's SystemExit; 1: it surfaced as DuckDB's RuntimeError, which main
+        # turns into 143 because the signal is recorded.
+        assert proc.returncode in (1, 128 + int(signal.SIGTERM)), (delay, proc.returncode, out[-200:])
+        assert out.rstrip().endswith(f"terminating [{int(signal.SIGTERM)}]"), out[-200:]
