@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ml.synth.__main__ import generate
-from tests.python.conftest import SMALL, Warehouse, make_warehouse
+from tests.python.conftest import REPO, SMALL, Warehouse, make_warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -485,6 +485,42 @@ def differing_tables(a: Path, b: Path) -> list[str]:
                     differ.append(f"{schema}.{table}")
                     break
     return differ
+
+
+def test_parser_version_covers_the_macros_the_loading_models_call(built: Warehouse, tmp_path: Path) -> None:
+    """A change to a macro that the incrementally loaded models call for their rows (here the
+    rule is_after_extraction) changes every file's load signature, so the next build parses
+    every file again, as a fresh build would, instead of keeping rows checked by the old rule."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "dbt_project.yml", project)
+    for folder in ("macros", "models", "seeds"):
+        shutil.copytree(REPO / folder, project / folder)
+    shutil.copytree(REPO / "tests", project / "tests", ignore=shutil.ignore_patterns("python", "__pycache__"))
+    wh = built.with_raw(tmp_path / "warehouse", built.raw)
+    models = ("int_ad_daily_performance_checked", "int_offline_conversions_checked")
+
+    def signatures() -> dict[str, dict[str, str]]:
+        result = wh.dbt("compile", "--project-dir", str(project), "--select", *models)
+        assert result.returncode == 0, result.stdout[-3000:]
+        compiled = wh.root / "dbt_target" / "compiled" / "adscore" / "models" / "intermediate"
+        plans = {}
+        for name in models:
+            found = re.search(r"/\* adscore\.raw_load_plan (.*?) \*/", (compiled / f"{name}.sql").read_text())
+            assert found, name
+            plans[name] = dict(json.loads(found.group(1)))
+        return plans
+
+    before = signatures()
+    assert all(before.values()) and signatures() == before
+    cleaning = project / "macros" / "cleaning.sql"
+    rule = "{{ performance_date }} > cast({{ extracted_at }} as date) + 1"
+    assert rule in cleaning.read_text()
+    cleaning.write_text(cleaning.read_text().replace(rule, rule.replace("+ 1", "- 1")))
+    after = signatures()
+    for name in models:
+        assert after[name].keys() == before[name].keys()
+        assert all(after[name][f] != before[name][f] for f in before[name]), name
 
 
 def test_raw_files_load_incrementally(built: Warehouse, tmp_path: Path) -> None:
