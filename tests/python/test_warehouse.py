@@ -359,6 +359,30 @@ def test_source_freshness_reads_offsets_in_extraction_stamps(built: Warehouse, t
     assert google["status"] == "warn", google
 
 
+def test_source_freshness_ignores_stamps_that_are_not_times(built: Warehouse, tmp_path: Path) -> None:
+    """A stale export stays stale when one of its rows carries "infinity" as its extraction
+    stamp: staging rejects that row as unparseable, and a plain cast read it as the newest
+    extraction there could be, so the source passed freshness for ever."""
+    import datetime as dt
+
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw, raw)
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    export = raw / "google_ads" / "ad_group_ad_performance.csv"
+    lines = export.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
+    stamped = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # only extracted_at looks so
+    lines = [stamped.sub(stamp, line) for line in lines]
+    row = next(i for i, line in enumerate(lines) if i and line.rstrip().endswith(stamp))
+    lines[row] = lines[row].rstrip()[: -len(stamp)] + "infinity\n"
+    export.write_text("".join(lines), encoding="utf-8", errors="surrogateescape")
+    wh = built.with_raw(tmp_path / "infinity", raw)
+    result = wh.dbt("source", "freshness", "--select", "source:google_ads")
+    (google,) = json.loads((wh.root / "dbt_target" / "sources.json").read_text())["results"]
+    assert google["status"] == "error", google
+    assert google["max_loaded_at"].startswith(stamp[:10]), google
+    assert result.returncode == 1
+
+
 def test_account_health_label_matches_the_ground_truth(built: Warehouse) -> None:
     panel = query(built, "select account_id, week_start, is_at_risk from marts.account_health_training")
     truth = pd.read_csv(built.truth / "account_health_oracle.csv", parse_dates=["week_start"])
