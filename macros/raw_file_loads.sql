@@ -16,7 +16,7 @@
 -#}
 
 {% macro raw_load_version(loads) %}
-    {#- The parser version: md5 of the staging views' definitions and the calling model's code. -#}
+    {#- The parser version: md5 of the staging views' definitions, the calling model's code and the project macros it calls. -#}
     {{- return(adapter.dispatch('raw_load_version', 'adscore')(loads)) -}}
 {% endmacro %}
 
@@ -26,6 +26,21 @@
 
 {% macro duckdb__raw_load_version(loads) %}
     {%- set parts = [model.raw_code] -%}
+    {#-
+        The project's macros the model calls (and their DuckDB implementations): the model's
+        raw code names them (is_after_extraction, row_key), their bodies decide its rows.
+    -#}
+    {%- for macro_id in (model.get('depends_on', {}).get('macros') or []) | sort -%}
+        {%- set macro_path = macro_id.split('.') -%}
+        {%- if macro_path | length == 3 and macro_path[1] == project_name -%}
+            {%- for name in [macro_path[2], 'duckdb__' ~ macro_path[2]] -%}
+                {%- set found = context[project_name].get(name) -%}
+                {%- if found is not none -%}
+                    {%- do parts.append(name ~ ':' ~ found.macro.macro_sql) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- if execute -%}
         {%- set views = {} -%}
         {%- for row in run_query("select database_name, schema_name, view_name, sql from duckdb_views() where not internal") -%}

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ml.synth.__main__ import generate
-from tests.python.conftest import SMALL, Warehouse, make_warehouse
+from tests.python.conftest import REPO, SMALL, Warehouse, make_warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -359,6 +359,30 @@ def test_source_freshness_reads_offsets_in_extraction_stamps(built: Warehouse, t
     assert google["status"] == "warn", google
 
 
+def test_source_freshness_ignores_stamps_that_are_not_times(built: Warehouse, tmp_path: Path) -> None:
+    """A stale export stays stale when one of its rows carries "infinity" as its extraction
+    stamp: staging rejects that row as unparseable, and a plain cast read it as the newest
+    extraction there could be, so the source passed freshness for ever."""
+    import datetime as dt
+
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw, raw)
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    export = raw / "google_ads" / "ad_group_ad_performance.csv"
+    lines = export.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
+    stamped = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # only extracted_at looks so
+    lines = [stamped.sub(stamp, line) for line in lines]
+    row = next(i for i, line in enumerate(lines) if i and line.rstrip().endswith(stamp))
+    lines[row] = lines[row].rstrip()[: -len(stamp)] + "infinity\n"
+    export.write_text("".join(lines), encoding="utf-8", errors="surrogateescape")
+    wh = built.with_raw(tmp_path / "infinity", raw)
+    result = wh.dbt("source", "freshness", "--select", "source:google_ads")
+    (google,) = json.loads((wh.root / "dbt_target" / "sources.json").read_text())["results"]
+    assert google["status"] == "error", google
+    assert google["max_loaded_at"].startswith(stamp[:10]), google
+    assert result.returncode == 1
+
+
 def test_account_health_label_matches_the_ground_truth(built: Warehouse) -> None:
     panel = query(built, "select account_id, week_start, is_at_risk from marts.account_health_training")
     truth = pd.read_csv(built.truth / "account_health_oracle.csv", parse_dates=["week_start"])
@@ -485,6 +509,42 @@ def differing_tables(a: Path, b: Path) -> list[str]:
                     differ.append(f"{schema}.{table}")
                     break
     return differ
+
+
+def test_parser_version_covers_the_macros_the_loading_models_call(built: Warehouse, tmp_path: Path) -> None:
+    """A change to a macro that the incrementally loaded models call for their rows (here the
+    rule is_after_extraction) changes every file's load signature, so the next build parses
+    every file again, as a fresh build would, instead of keeping rows checked by the old rule."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "dbt_project.yml", project)
+    for folder in ("macros", "models", "seeds"):
+        shutil.copytree(REPO / folder, project / folder)
+    shutil.copytree(REPO / "tests", project / "tests", ignore=shutil.ignore_patterns("python", "__pycache__"))
+    wh = built.with_raw(tmp_path / "warehouse", built.raw)
+    models = ("int_ad_daily_performance_checked", "int_offline_conversions_checked")
+
+    def signatures() -> dict[str, dict[str, str]]:
+        result = wh.dbt("compile", "--project-dir", str(project), "--select", *models)
+        assert result.returncode == 0, result.stdout[-3000:]
+        compiled = wh.root / "dbt_target" / "compiled" / "adscore" / "models" / "intermediate"
+        plans = {}
+        for name in models:
+            found = re.search(r"/\* adscore\.raw_load_plan (.*?) \*/", (compiled / f"{name}.sql").read_text())
+            assert found, name
+            plans[name] = dict(json.loads(found.group(1)))
+        return plans
+
+    before = signatures()
+    assert all(before.values()) and signatures() == before
+    cleaning = project / "macros" / "cleaning.sql"
+    rule = "{{ performance_date }} > cast({{ extracted_at }} as date) + 1"
+    assert rule in cleaning.read_text()
+    cleaning.write_text(cleaning.read_text().replace(rule, rule.replace("+ 1", "- 1")))
+    after = signatures()
+    for name in models:
+        assert after[name].keys() == before[name].keys()
+        assert all(after[name][f] != before[name][f] for f in before[name]), name
 
 
 def test_raw_files_load_incrementally(built: Warehouse, tmp_path: Path) -> None:
