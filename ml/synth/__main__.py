@@ -13,7 +13,8 @@ Writes the raw platform exports under ``--out`` and, outside it (``--truth``, de
   should compute and the true at-risk probability as of the week's end (``--health-replicates``
   re-simulations of what follows it, new launches included: ml/synth/account_health.py).
 - ``defects.csv``: every corrupted row, line or file (``--defect-scale`` x the rates in
-  ml/synth/defects.py; 0 for clean exports) with the handling the warehouse owes it.
+  ml/synth/defects.py; 0 for clean exports) with the handling the warehouse owes it and, for
+  a row, the ad-day it belongs to (``ad_id``, ``performance_date``).
 """
 
 from __future__ import annotations
@@ -178,8 +179,23 @@ def generate(
         account_health.keyed(world, health).to_csv(
             tmp_truth / "account_health_oracle.csv", index=False, lineterminator="\n"
         )
+        # The ad-day a row-level defect hit, in the warehouse's terms (ad_id, performance_date),
+        # so tests can check the quarantine ad-day by ad-day.
+        unified = unified_ad_id(world.ads.source_platform, world.ads.ad_id).to_numpy()
+        ad_keys, day_offsets = daily.ad_key.to_numpy(), daily.day.to_numpy()
         pd.DataFrame(
-            [{**d.__dict__, "handling": d.handling, "reason": d.reason} for d in defects],
+            [
+                {
+                    **d.__dict__,
+                    "handling": d.handling,
+                    "reason": d.reason,
+                    "ad_id": None if d.daily_row is None else unified[ad_keys[d.daily_row]],
+                    "performance_date": None
+                    if d.daily_row is None
+                    else (start_date + dt.timedelta(days=int(day_offsets[d.daily_row]))).isoformat(),
+                }
+                for d in defects
+            ],
             columns=[
                 "source",
                 "file",
@@ -190,6 +206,8 @@ def generate(
                 "handling",
                 "reason",
                 "expected",
+                "ad_id",
+                "performance_date",
             ],
         ).to_csv(tmp_truth / "defects.csv", index=False)
         oracle.to_csv(tmp_truth / "ad_score_oracle.csv", index=False, lineterminator="\n")
