@@ -891,7 +891,8 @@ def preflight(config: TaskConfig, warehouse: Path, overrides: Overrides | None =
     from ml.score import OUTPUTS
 
     overrides = overrides or Overrides()
-    folds = _options(config, overrides)[-1]
+    options = _options(config, overrides)
+    seed, folds = options[0], options[-1]
     build_feature_pipeline(config)
     _candidates(config, overrides.candidates)
     # A model name holds one kind of model: a regressor registered among classifiers (or the
@@ -916,7 +917,9 @@ def preflight(config: TaskConfig, warehouse: Path, overrides: Overrides | None =
         )
     except WarehouseError as exc:
         raise WarehouseError(f"{config.source}: {exc}") from None
-    validate_training_data(snapshot, config, warehouse_folds=folds != "stratified")
+    frame, splits = validate_training_data(snapshot, config, warehouse_folds=folds != "stratified")
+    if folds == "stratified":  # the folds training will use, checked as it will check them
+        _stratified(splits, frame, frame.iloc[splits.train_rows].reset_index(drop=True), config, seed)
 
 
 def main(argv: list[str] | None = None) -> int:
