@@ -1723,3 +1723,26 @@ def test_undefined_segment_metrics_are_nan_not_zero() -> None:
     )
     r2 = reg[reg.metric == "r2"].set_index("segment").value
     assert np.isnan(r2["platform=x"]) and np.isfinite(r2["platform=y"]) and np.isfinite(r2["overall"])
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
+@pytest.mark.parametrize("problem_type", ["regression", "classification"])
+def test_a_loaded_booster_takes_scoring_threads(name: str, problem_type: str, tmp_path: Path) -> None:
+    """ml.score sets the prediction threads of the loaded model: a fitted CatBoost model
+    refuses set_params, so every CatBoost version failed to score with a traceback."""
+    from ml.models import set_inference_threads
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(float) if problem_type == "classification" else X[:, 0]
+    candidate = get_candidate(name)
+    model = candidate.make(problem_type, {candidate.rounds_param or "n_estimators": 10}, 0, 1)
+    model.fit(X, y)
+    path = tmp_path / f"model.{candidate.native_format}"
+    candidate.save(model, path)
+    loaded = candidate.load(path, problem_type)
+    set_inference_threads(loaded, 2)
+    expected = model.predict_proba(X)[:, 1] if problem_type == "classification" else model.predict(X)
+    got = loaded.predict_proba(X)[:, 1] if problem_type == "classification" else loaded.predict(X)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert candidate.contributions(loaded, X).shape == (200, 4)  # type: ignore[misc]
