@@ -1746,3 +1746,17 @@ def test_a_loaded_booster_takes_scoring_threads(name: str, problem_type: str, tm
     got = loaded.predict_proba(X)[:, 1] if problem_type == "classification" else loaded.predict(X)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert candidate.contributions(loaded, X).shape == (200, 4)  # type: ignore[misc]
+
+
+def test_explanation_ranks_break_ties_in_feature_order() -> None:
+    """Equal |contributions| (a feature the booster never split on is 0 for every row) rank
+    in feature order, whatever the sort kernel: the default argsort put f3, f5, f30, f17, f2."""
+    from ml.explain import top_contributions
+
+    contributions = np.zeros((2, 41))
+    contributions[0, [3, 17, 30]] = 0.5
+    contributions[0, 5] = -0.5
+    _, names, values = top_contributions(contributions, [f"f{i}" for i in range(40)], 5)
+    assert list(names[:5]) == ["f3", "f5", "f17", "f30", "f0"]
+    assert list(values[:5]) == [0.5, -0.5, 0.5, 0.5, 0.0]
+    assert list(names[5:]) == ["f0", "f1", "f2", "f3", "f4"]
