@@ -297,7 +297,11 @@ def _gain_lightgbm(model: Any, n_features: int) -> np.ndarray:
 
 
 def _contributions_lightgbm(model: Any, X: np.ndarray) -> np.ndarray:
-    return np.asarray(_lightgbm_booster(model).predict(X, pred_contrib=True))
+    # A loaded model's scoring threads (set_inference_threads), as its predict uses; without
+    # them LightGBM takes every core of the host, not the container's CPU limit.
+    threads = model.num_threads if isinstance(model, LightGBMBooster) else model.get_params().get("n_jobs")
+    extra = {"num_threads": threads} if threads and threads > 0 else {}
+    return np.asarray(_lightgbm_booster(model).predict(X, pred_contrib=True, **extra))
 
 
 # --- CatBoost -------------------------------------------------------------------------

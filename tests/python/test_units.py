@@ -1760,3 +1760,32 @@ def test_explanation_ranks_break_ties_in_feature_order() -> None:
     assert list(names[:5]) == ["f3", "f5", "f17", "f30", "f0"]
     assert list(values[:5]) == [0.5, -0.5, 0.5, 0.5, 0.0]
     assert list(names[5:]) == ["f0", "f1", "f2", "f3", "f4"]
+
+
+def test_lightgbm_contributions_use_the_scoring_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ml.score --n-jobs (default: the container's CPU limit) also bounds LightGBM's SHAP
+    values: they ran on every core of the host."""
+    import lightgbm as lgb
+
+    from ml.models import set_inference_threads
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    candidate = get_candidate("lightgbm")
+    model = candidate.make("regression", {"n_estimators": 5}, 0, 1)
+    model.fit(X, X[:, 0])
+    candidate.save(model, tmp_path / "model.txt")
+    loaded = candidate.load(tmp_path / "model.txt", "regression")
+    set_inference_threads(loaded, 3)
+    seen: list[object] = []
+    real = lgb.Booster.predict
+
+    def spy(self: lgb.Booster, data: object, *args: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("num_threads"))
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lgb.Booster, "predict", spy)
+    assert candidate.contributions(loaded, X).shape == (100, 4)  # type: ignore[misc]
+    assert seen == [3]
