@@ -163,10 +163,11 @@ def top_contributions(
     contributions: np.ndarray, feature_names: list[str], top_k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row index, feature name, contribution) of each row's ``top_k`` largest |SHAP| values
-    (the bias column, last, is dropped)."""
+    (the bias column, last, is dropped); equal |values| rank in feature order (a stable sort:
+    numpy's default one orders ties by its SIMD kernel, which differs between machines)."""
     values = contributions[:, : len(feature_names)]
     k = min(top_k, values.shape[1])
-    top = np.argsort(-np.abs(values), axis=1)[:, :k]
+    top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(values)), k)
     cols = top.ravel()
     names = np.asarray(feature_names, dtype=object)[cols]

@@ -297,7 +297,11 @@ def _gain_lightgbm(model: Any, n_features: int) -> np.ndarray:
 
 
 def _contributions_lightgbm(model: Any, X: np.ndarray) -> np.ndarray:
-    return np.asarray(_lightgbm_booster(model).predict(X, pred_contrib=True))
+    # A loaded model's scoring threads (set_inference_threads), as its predict uses; without
+    # them LightGBM takes every core of the host, not the container's CPU limit.
+    threads = model.num_threads if isinstance(model, LightGBMBooster) else model.get_params().get("n_jobs")
+    extra = {"num_threads": threads} if threads and threads > 0 else {}
+    return np.asarray(_lightgbm_booster(model).predict(X, pred_contrib=True, **extra))
 
 
 # --- CatBoost -------------------------------------------------------------------------
@@ -352,9 +356,13 @@ def _catboost_classes() -> tuple[type, type]:
         return super(type(self), self).fit(_catboost_data(self, X), y, **kwargs)
 
     def predict(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args:  # a fitted model's thread_count is frozen: set_inference_threads sets this
+            kwargs.setdefault("thread_count", getattr(self, "inference_threads", -1))
         return super(type(self), self).predict(_catboost_data(self, X), *args, **kwargs)
 
     def predict_proba(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            kwargs.setdefault("thread_count", getattr(self, "inference_threads", -1))
         return super(type(self), self).predict_proba(_catboost_data(self, X), *args, **kwargs)
 
     regressor = type("CatBoostRegressor", (cb.CatBoostRegressor,), {"fit": fit, "predict": predict})
@@ -440,7 +448,8 @@ def _contributions_catboost(model: Any, X: np.ndarray) -> np.ndarray:
 
     columns = _catboost_categories(model)
     pool = cb.Pool(_catboost_data(model, X), cat_features=columns or None)
-    return np.asarray(model.get_feature_importance(pool, type="ShapValues"))
+    threads = getattr(model, "inference_threads", -1)
+    return np.asarray(model.get_feature_importance(pool, type="ShapValues", thread_count=threads))
 
 
 # --- Feed-forward network (scikit-learn MLP on standardised inputs) --------------------
@@ -668,6 +677,11 @@ def set_inference_threads(model: Any, n_threads: int) -> None:
     """Let a loaded model predict on ``n_threads`` threads (training uses ``n_jobs``)."""
     if isinstance(model, LightGBMBooster):
         model.num_threads = n_threads
+        return
+    if any(c.__module__.startswith("catboost") for c in type(model).__mro__):
+        # A fitted CatBoost model refuses set_params ("You can't change params of fitted
+        # model"): its predict and contributions take the threads as an argument instead.
+        model.inference_threads = n_threads
         return
     params = model.get_params() if hasattr(model, "get_params") else {}
     for key in ("n_jobs", "thread_count"):

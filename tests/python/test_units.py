@@ -1723,3 +1723,69 @@ def test_undefined_segment_metrics_are_nan_not_zero() -> None:
     )
     r2 = reg[reg.metric == "r2"].set_index("segment").value
     assert np.isnan(r2["platform=x"]) and np.isfinite(r2["platform=y"]) and np.isfinite(r2["overall"])
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
+@pytest.mark.parametrize("problem_type", ["regression", "classification"])
+def test_a_loaded_booster_takes_scoring_threads(name: str, problem_type: str, tmp_path: Path) -> None:
+    """ml.score sets the prediction threads of the loaded model: a fitted CatBoost model
+    refuses set_params, so every CatBoost version failed to score with a traceback."""
+    from ml.models import set_inference_threads
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(float) if problem_type == "classification" else X[:, 0]
+    candidate = get_candidate(name)
+    model = candidate.make(problem_type, {candidate.rounds_param or "n_estimators": 10}, 0, 1)
+    model.fit(X, y)
+    path = tmp_path / f"model.{candidate.native_format}"
+    candidate.save(model, path)
+    loaded = candidate.load(path, problem_type)
+    set_inference_threads(loaded, 2)
+    expected = model.predict_proba(X)[:, 1] if problem_type == "classification" else model.predict(X)
+    got = loaded.predict_proba(X)[:, 1] if problem_type == "classification" else loaded.predict(X)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert candidate.contributions(loaded, X).shape == (200, 4)  # type: ignore[misc]
+
+
+def test_explanation_ranks_break_ties_in_feature_order() -> None:
+    """Equal |contributions| (a feature the booster never split on is 0 for every row) rank
+    in feature order, whatever the sort kernel: the default argsort put f3, f5, f30, f17, f2."""
+    from ml.explain import top_contributions
+
+    contributions = np.zeros((2, 41))
+    contributions[0, [3, 17, 30]] = 0.5
+    contributions[0, 5] = -0.5
+    _, names, values = top_contributions(contributions, [f"f{i}" for i in range(40)], 5)
+    assert list(names[:5]) == ["f3", "f5", "f17", "f30", "f0"]
+    assert list(values[:5]) == [0.5, -0.5, 0.5, 0.5, 0.0]
+    assert list(names[5:]) == ["f0", "f1", "f2", "f3", "f4"]
+
+
+def test_lightgbm_contributions_use_the_scoring_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ml.score --n-jobs (default: the container's CPU limit) also bounds LightGBM's SHAP
+    values: they ran on every core of the host."""
+    import lightgbm as lgb
+
+    from ml.models import set_inference_threads
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    candidate = get_candidate("lightgbm")
+    model = candidate.make("regression", {"n_estimators": 5}, 0, 1)
+    model.fit(X, X[:, 0])
+    candidate.save(model, tmp_path / "model.txt")
+    loaded = candidate.load(tmp_path / "model.txt", "regression")
+    set_inference_threads(loaded, 3)
+    seen: list[object] = []
+    real = lgb.Booster.predict
+
+    def spy(self: lgb.Booster, data: object, *args: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("num_threads"))
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lgb.Booster, "predict", spy)
+    assert candidate.contributions(loaded, X).shape == (100, 4)  # type: ignore[misc]
+    assert seen == [3]
