@@ -356,13 +356,11 @@ def _catboost_classes() -> tuple[type, type]:
         return super(type(self), self).fit(_catboost_data(self, X), y, **kwargs)
 
     def predict(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
-        if not args:  # a fitted model's thread_count is frozen: set_inference_threads sets this
-            kwargs.setdefault("thread_count", getattr(self, "inference_threads", -1))
+        _inference_threads(self, args, kwargs)
         return super(type(self), self).predict(_catboost_data(self, X), *args, **kwargs)
 
     def predict_proba(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
-        if not args:
-            kwargs.setdefault("thread_count", getattr(self, "inference_threads", -1))
+        _inference_threads(self, args, kwargs)
         return super(type(self), self).predict_proba(_catboost_data(self, X), *args, **kwargs)
 
     regressor = type("CatBoostRegressor", (cb.CatBoostRegressor,), {"fit": fit, "predict": predict})
@@ -443,13 +441,23 @@ def _gain_catboost(model: Any, n_features: int) -> np.ndarray:
     return np.asarray(model.get_feature_importance(type="PredictionValuesChange"), dtype=float)
 
 
+def _inference_threads(model: Any, args: tuple, kwargs: dict) -> None:
+    """A fitted CatBoost model's thread_count is frozen: the scoring threads that
+    set_inference_threads recorded go to predict as an argument.  Without them (training,
+    cross-validation) the model's own thread_count applies, as before."""
+    threads = getattr(model, "inference_threads", None)
+    if threads is not None and not args:
+        kwargs.setdefault("thread_count", threads)
+
+
 def _contributions_catboost(model: Any, X: np.ndarray) -> np.ndarray:
     import catboost as cb
 
     columns = _catboost_categories(model)
     pool = cb.Pool(_catboost_data(model, X), cat_features=columns or None)
-    threads = getattr(model, "inference_threads", -1)
-    return np.asarray(model.get_feature_importance(pool, type="ShapValues", thread_count=threads))
+    threads = getattr(model, "inference_threads", None)
+    extra = {} if threads is None else {"thread_count": threads}
+    return np.asarray(model.get_feature_importance(pool, type="ShapValues", **extra))
 
 
 # --- Feed-forward network (scikit-learn MLP on standardised inputs) --------------------
