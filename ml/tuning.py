@@ -180,9 +180,12 @@ def tune(
         for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study._storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)
     earlier = {t.number for t in study.get_trials(deepcopy=False)}  # a resumed study's past trials
-    if earlier:
+    if earlier and search != "grid":
         # The same seed again would propose the first run's parameters again (then pruned
         # against their own earlier trials): a resumed search continues with another stream.
+        # Not the grid: GridSampler's seed shuffles the grid, and a trial's stored grid_id is
+        # an index into that shuffle (trial n takes grid point n while n < the grid's size),
+        # so another seed re-evaluates points the study has and skips others.
         study.sampler = make_sampler(search, seed + len(earlier), candidate)
     if search != "grid":
         study.enqueue_trial(candidate.defaults, skip_if_exists=True)

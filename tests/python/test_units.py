@@ -834,6 +834,25 @@ def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Pa
     assert states[zombie.number] == optuna.trial.TrialState.FAIL
 
 
+def test_a_resumed_grid_search_continues_the_grid_without_repeats(tmp_path: Path) -> None:
+    """--search grid resumed with --study-name evaluates the grid points the study has not,
+    not points it already has (GridSampler's grid ids index a seed-dependent shuffle)."""
+    import optuna
+
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    kwargs = {**kwargs, "search": "grid", "n_trials": 4, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    cand = get_candidate("xgboost")
+    tune(cand, X, y, folds, pruner="none", study_name="g", **kwargs)
+    tune(cand, X, y, folds, pruner="none", study_name="g", resume=True, **kwargs)
+    stored = optuna.load_study(study_name="g", storage=kwargs["storage"]).trials
+    points = {tuple(sorted(t.params.items())) for t in stored}
+    assert len(stored) == 8 and len(points) == 8  # the whole 2x2x2 grid, each point once
+
+
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
     import duckdb
 
