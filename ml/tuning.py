@@ -93,11 +93,48 @@ def make_sampler(search: str, seed: int, candidate: Candidate) -> optuna.sampler
     raise ConfigError(f"training.search: unknown search {search!r} (allowed: {', '.join(SEARCHES)})")
 
 
-def make_pruner(pruner: str, max_resource: int) -> optuna.pruners.BasePruner:
+class FoldMedianPruner(optuna.pruners.BasePruner):
+    """Optuna's MedianPruner (n_startup_trials completed trials, no pruning before step
+    n_warmup_steps) for steps laid out fold after fold (step = fold x fold_steps + round).
+
+    MedianPruner compares the trial's best value over *all* its steps with the median of the
+    completed trials' values at the current step: in a later fold the best is an earlier
+    fold's loss, so a trial far worse than the others on a fold with a higher loss than the
+    first is never pruned there.  Here the trial's best is taken over its current fold only.
+    """
+
+    def __init__(self, fold_steps: int, n_startup_trials: int = 3, n_warmup_steps: int = 50) -> None:
+        self.fold_steps = max(1, fold_steps)
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+
+    def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not completed or len(completed) < self.n_startup_trials:
+            return False
+        others = [t.intermediate_values[step] for t in completed if step in t.intermediate_values]
+        if not others:
+            return False
+        start = step - step % self.fold_steps
+        own = np.array([v for s, v in trial.intermediate_values.items() if start <= s <= step], dtype=float)
+        if np.isnan(own).all():
+            return True
+        median = float(np.nanmedian(np.array(others, dtype=float)))
+        if np.isnan(median):
+            return False
+        if study.direction == optuna.study.StudyDirection.MAXIMIZE:
+            return float(np.nanmax(own)) < median
+        return float(np.nanmin(own)) > median
+
+
+def make_pruner(pruner: str, max_resource: int, fold_steps: int = 1) -> optuna.pruners.BasePruner:
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=25, max_resource=max_resource, reduction_factor=3)
     if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=50)
+        return FoldMedianPruner(fold_steps, n_startup_trials=3, n_warmup_steps=50)
     if pruner == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"training.pruner: unknown pruner {pruner!r} (allowed: {', '.join(PRUNERS)})")
@@ -146,7 +183,7 @@ def tune(
     study = optuna.create_study(
         direction=direction,
         sampler=make_sampler(search, seed, candidate),
-        pruner=make_pruner(pruner, max(1, max_rounds) * len(folds)),
+        pruner=make_pruner(pruner, max(1, max_rounds) * len(folds), max(1, max_rounds)),
         study_name=study_name if resume else f"{candidate.name}-{search}",
         storage=working_storage,
         load_if_exists=resume,

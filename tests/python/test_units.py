@@ -853,6 +853,32 @@ def test_a_resumed_grid_search_continues_the_grid_without_repeats(tmp_path: Path
     assert len(stored) == 8 and len(points) == 8  # the whole 2x2x2 grid, each point once
 
 
+def test_the_median_pruner_judges_a_later_fold_on_that_fold() -> None:
+    """Steps run fold after fold: a trial far worse than the completed ones on fold 1 is
+    pruned there, though its fold-0 loss (lower than anyone's fold-1 loss) was fine."""
+    import optuna
+
+    from ml.tuning import make_pruner
+
+    study = optuna.create_study(direction="minimize", pruner=make_pruner("median", 1600, 800))
+    for _ in range(3):
+        done = study.ask()
+        for r in range(60):
+            done.report(0.2, r)
+            done.report(0.5, 800 + r)
+        study.tell(done, 0.35)
+    trial = study.ask()
+    for r in range(60):
+        trial.report(0.2, r)
+    assert not trial.should_prune()
+    trial.report(5.0, 800)
+    assert trial.should_prune()
+    # and the first fold's warm-up still holds
+    fresh = study.ask()
+    fresh.report(9.0, 10)
+    assert not fresh.should_prune()
+
+
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
     import duckdb
 
