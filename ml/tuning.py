@@ -195,6 +195,10 @@ def tune(
         "candidate": candidate.name,
         "metric": metric,
         "problem_type": problem_type,
+        # --search grid suggests the grid's values as categories, the other searches draw
+        # from ranges: a study of one kind resumed with the other fails its first trial
+        # (Optuna: "Cannot set different distribution kind to the same parameter name").
+        "space": "grid" if search == "grid" else "ranges",
         **(study_attrs or {}),
     }
     if resume and study.trials:

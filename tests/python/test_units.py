@@ -879,6 +879,24 @@ def test_the_median_pruner_judges_a_later_fold_on_that_fold() -> None:
     assert not fresh.should_prune()
 
 
+def test_a_study_is_not_resumed_with_the_grid_after_a_sampled_search(tmp_path: Path) -> None:
+    """The grid suggests categories where tpe/random/gp drew ranges: resuming one kind of
+    study with the other is refused before any trial (it failed the first trial with a
+    ValueError), while tpe and random share their space."""
+    from ml.errors import ConfigError
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    kwargs = {**kwargs, "n_trials": 1, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    cand = get_candidate("xgboost")
+    tune(cand, X, y, folds, pruner="none", study_name="s", **{**kwargs, "search": "tpe"})
+    with pytest.raises(ConfigError, match="--study-name s: .*space differ"):
+        tune(cand, X, y, folds, pruner="none", study_name="s", resume=True, **{**kwargs, "search": "grid"})
+    tune(cand, X, y, folds, pruner="none", study_name="s", resume=True, **{**kwargs, "search": "random"})
+
+
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
     import duckdb
 
