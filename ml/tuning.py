@@ -14,9 +14,13 @@ default) so they can be resumed and inspected with optuna-dashboard.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -148,7 +152,45 @@ def _grid_params(candidate: Candidate, trial: optuna.trial.BaseTrial) -> dict[st
     return params
 
 
-def tune(
+@contextlib.contextmanager
+def study_lock(storage: str | None, study_name: str) -> Iterator[None]:
+    """An exclusive lock on one stored study while a run resumes it.
+
+    The warehouse's writer lock does not cover the study: the storage is per working folder
+    (or $ADSCORE_OPTUNA_STORAGE), so two runs on two warehouses can resume one study at
+    once, and each would fail the other's RUNNING trial as one a killed process left (the
+    other then dies on "Cannot tell a FAIL trial").  For a SQLite storage the lock is a
+    ``flock`` on ``<file>.<digest of the name>.lock`` beside it; a server database is not
+    locked here.
+    """
+    if storage is None or not storage.startswith("sqlite:///") or storage == "sqlite:///:memory:":
+        yield
+        return
+    db = Path(storage[len("sqlite:///") :].split("?", 1)[0])
+    path = db.with_name(f"{db.name}.{hashlib.sha256(study_name.encode()).hexdigest()[:16]}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"--study-name {study_name}: another process is running this study in {db}: "
+                "wait for it to finish, or use another name"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # (releases the lock)
+
+
+def tune(*args: Any, **kwargs: Any) -> TuningResult:
+    """:func:`_tune`, holding :func:`study_lock` on a resumed study."""
+    if not kwargs.get("resume"):
+        return _tune(*args, **kwargs)
+    with study_lock(kwargs.get("storage"), kwargs["study_name"]):
+        return _tune(*args, **kwargs)
+
+
+def _tune(
     candidate: Candidate,
     X: np.ndarray,
     y: np.ndarray,
@@ -216,7 +258,7 @@ def tune(
     for key, value in identity.items():
         study.set_user_attr(key, value)
     if resume:
-        # Under the writer lock no other process runs this study: a trial still RUNNING was
+        # Under study_lock (SQLite) no other process runs this study: a trial still RUNNING was
         # left by a killed process, and would otherwise stay RUNNING in the study for good.
         for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study._storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)

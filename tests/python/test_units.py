@@ -892,9 +892,36 @@ def test_a_study_is_not_resumed_with_the_grid_after_a_sampled_search(tmp_path: P
     kwargs = {**kwargs, "n_trials": 1, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
     cand = get_candidate("xgboost")
     tune(cand, X, y, folds, pruner="none", study_name="s", **{**kwargs, "search": "tpe"})
-    with pytest.raises(ConfigError, match="--study-name s: .*space differ"):
+    with pytest.raises(ConfigError, match=r"--study-name s: .*space differ"):
         tune(cand, X, y, folds, pruner="none", study_name="s", resume=True, **{**kwargs, "search": "grid"})
     tune(cand, X, y, folds, pruner="none", study_name="s", resume=True, **{**kwargs, "search": "random"})
+
+
+def test_a_study_another_process_is_resuming_is_refused_not_failed(tmp_path: Path) -> None:
+    """Two runs on two warehouses (two writer locks) can resume one stored study: the second
+    must not fail the first one's RUNNING trial (the first then died on "Cannot tell a FAIL
+    trial"); it is refused while the first holds the study."""
+    import optuna
+
+    from ml.errors import ConfigError
+    from ml.tuning import study_lock, tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    kwargs = {**kwargs, "n_trials": 1, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    cand = get_candidate("xgboost")
+    tune(cand, X, y, folds, pruner="none", study_name='a/b "c"', **kwargs)
+    stored = optuna.load_study(study_name='a/b "c"', storage=kwargs["storage"])
+    running = stored.ask()  # the other process's trial in progress
+    with (
+        study_lock(kwargs["storage"], 'a/b "c"'),  # held by the other process
+        pytest.raises(ConfigError, match="another process is running this study"),
+    ):
+        tune(cand, X, y, folds, pruner="none", study_name='a/b "c"', resume=True, **kwargs)
+    assert stored.trials[running.number].state == optuna.trial.TrialState.RUNNING
+    resumed = tune(cand, X, y, folds, pruner="none", study_name='a/b "c"', resume=True, **kwargs)
+    assert len(resumed.trials) == 1  # once free, the study resumes (the stale trial failed)
 
 
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
