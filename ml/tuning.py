@@ -79,6 +79,14 @@ def check_study_storage() -> None:
         ) from exc
 
 
+def _trial_params(candidate: Candidate, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's searched parameters, and for a booster the rounds it chose."""
+    params = dict(trial.params)
+    if candidate.rounds_param is not None and "best_rounds" in trial.user_attrs:
+        params[candidate.rounds_param] = trial.user_attrs["best_rounds"]
+    return params
+
+
 def make_sampler(search: str, seed: int, candidate: Candidate) -> optuna.samplers.BaseSampler:
     if search == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
@@ -394,7 +402,9 @@ def _tune(
             "state": t.state.name,
             # A pruned trial has no mean CV score (Optuna keeps its last report, a loss of one fold).
             "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
-            "params": json.dumps(t.params, sort_keys=True),
+            # A booster's rounds are not searched: each trial trains up to max_rounds with early
+            # stopping and keeps the rounds it chose (what the refit of that trial trains).
+            "params": json.dumps(_trial_params(candidate, t), sort_keys=True),
             "duration_seconds": t.duration.total_seconds() if t.duration else None,
         }
         for t in study.trials

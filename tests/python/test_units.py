@@ -924,6 +924,37 @@ def test_a_study_another_process_is_resuming_is_refused_not_failed(tmp_path: Pat
     assert len(resumed.trials) == 1  # once free, the study resumes (the stale trial failed)
 
 
+@pytest.mark.parametrize("name", ["xgboost", "catboost"])
+def test_hpo_trials_record_the_rounds_a_booster_trial_trained(name: str) -> None:
+    """A booster trial trains up to max_rounds with early stopping: a sampled n_estimators
+    (iterations) was an inert dimension, recorded in ml.hpo_trials though never trained;
+    the rounds recorded are the ones the trial chose (the best trial's are the refit's)."""
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    cand = get_candidate(name)
+    result = tune(cand, X, y, folds, pruner="none", study_name="r", **{**kwargs, "n_trials": 3})
+    rows = result.trials.set_index("trial_number")
+    best = json.loads(rows.params[result.best_trial])
+    assert best[cand.rounds_param] == result.best_params[cand.rounds_param]
+    assert cand.rounds_param not in cand.suggest(_Sampled())  # not searched
+
+
+class _Sampled:
+    """A stand-in trial recording nothing: the low end of every range, the first category."""
+
+    def suggest_int(self, name: str, low: int, high: int, **_: object) -> int:
+        return low
+
+    def suggest_float(self, name: str, low: float, high: float, **_: object) -> float:
+        return low
+
+    def suggest_categorical(self, name: str, choices: list) -> object:
+        return choices[0]
+
+
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
     import duckdb
 
