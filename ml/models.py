@@ -49,6 +49,8 @@ class Candidate:
         None
     )
     predict_rounds: PredictRounds | None = None
+    # The rounds parameter is not in the search space: a trial trains up to max_rounds with
+    # early stopping and the tuner sets the rounds it chose.
     rounds_param: str | None = None
     max_rounds: int = 0
     # Boosters: total gain per feature, and per-row contributions (native SHAP values, one
@@ -116,7 +118,6 @@ def _predict_rounds_xgboost(model: Any, X: np.ndarray, problem_type: str, rounds
 
 def _suggest_xgboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 100, 800, step=50),
         "max_depth": trial.suggest_int("max_depth", 2, 8),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
         "subsample": trial.suggest_float("subsample", 0.6, 1.0),
@@ -250,7 +251,6 @@ def _predict_rounds_lightgbm(model: Any, X: np.ndarray, problem_type: str, round
 
 def _suggest_lightgbm(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 100, 800, step=50),
         "num_leaves": trial.suggest_int("num_leaves", 4, 64, log=True),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
         "subsample": trial.suggest_float("subsample", 0.6, 1.0),
@@ -419,7 +419,6 @@ def _predict_rounds_catboost(model: Any, X: np.ndarray, problem_type: str, round
 
 def _suggest_catboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     return {
-        "iterations": trial.suggest_int("iterations", 100, 800, step=50),
         "depth": trial.suggest_int("depth", 3, 8),
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 20.0, log=True),

@@ -14,9 +14,13 @@ default) so they can be resumed and inspected with optuna-dashboard.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -75,6 +79,14 @@ def check_study_storage() -> None:
         ) from exc
 
 
+def _trial_params(candidate: Candidate, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's searched parameters, and for a booster the rounds it chose."""
+    params = dict(trial.params)
+    if candidate.rounds_param is not None and "best_rounds" in trial.user_attrs:
+        params[candidate.rounds_param] = trial.user_attrs["best_rounds"]
+    return params
+
+
 def make_sampler(search: str, seed: int, candidate: Candidate) -> optuna.samplers.BaseSampler:
     if search == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
@@ -93,11 +105,48 @@ def make_sampler(search: str, seed: int, candidate: Candidate) -> optuna.sampler
     raise ConfigError(f"training.search: unknown search {search!r} (allowed: {', '.join(SEARCHES)})")
 
 
-def make_pruner(pruner: str, max_resource: int) -> optuna.pruners.BasePruner:
+class FoldMedianPruner(optuna.pruners.BasePruner):
+    """Optuna's MedianPruner (n_startup_trials completed trials, no pruning before step
+    n_warmup_steps) for steps laid out fold after fold (step = fold x fold_steps + round).
+
+    MedianPruner compares the trial's best value over *all* its steps with the median of the
+    completed trials' values at the current step: in a later fold the best is an earlier
+    fold's loss, so a trial far worse than the others on a fold with a higher loss than the
+    first is never pruned there.  Here the trial's best is taken over its current fold only.
+    """
+
+    def __init__(self, fold_steps: int, n_startup_trials: int = 3, n_warmup_steps: int = 50) -> None:
+        self.fold_steps = max(1, fold_steps)
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+
+    def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not completed or len(completed) < self.n_startup_trials:
+            return False
+        others = [t.intermediate_values[step] for t in completed if step in t.intermediate_values]
+        if not others:
+            return False
+        start = step - step % self.fold_steps
+        own = np.array([v for s, v in trial.intermediate_values.items() if start <= s <= step], dtype=float)
+        if np.isnan(own).all():
+            return True
+        median = float(np.nanmedian(np.array(others, dtype=float)))
+        if np.isnan(median):
+            return False
+        if study.direction == optuna.study.StudyDirection.MAXIMIZE:
+            return float(np.nanmax(own)) < median
+        return float(np.nanmin(own)) > median
+
+
+def make_pruner(pruner: str, max_resource: int, fold_steps: int = 1) -> optuna.pruners.BasePruner:
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=25, max_resource=max_resource, reduction_factor=3)
     if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=50)
+        return FoldMedianPruner(fold_steps, n_startup_trials=3, n_warmup_steps=50)
     if pruner == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"training.pruner: unknown pruner {pruner!r} (allowed: {', '.join(PRUNERS)})")
@@ -111,7 +160,45 @@ def _grid_params(candidate: Candidate, trial: optuna.trial.BaseTrial) -> dict[st
     return params
 
 
-def tune(
+@contextlib.contextmanager
+def study_lock(storage: str | None, study_name: str) -> Iterator[None]:
+    """An exclusive lock on one stored study while a run resumes it.
+
+    The warehouse's writer lock does not cover the study: the storage is per working folder
+    (or $ADSCORE_OPTUNA_STORAGE), so two runs on two warehouses can resume one study at
+    once, and each would fail the other's RUNNING trial as one a killed process left (the
+    other then dies on "Cannot tell a FAIL trial").  For a SQLite storage the lock is a
+    ``flock`` on ``<file>.<digest of the name>.lock`` beside it; a server database is not
+    locked here.
+    """
+    if storage is None or not storage.startswith("sqlite:///") or storage == "sqlite:///:memory:":
+        yield
+        return
+    db = Path(storage[len("sqlite:///") :].split("?", 1)[0])
+    path = db.with_name(f"{db.name}.{hashlib.sha256(study_name.encode()).hexdigest()[:16]}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"--study-name {study_name}: another process is running this study in {db}: "
+                "wait for it to finish, or use another name"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # (releases the lock)
+
+
+def tune(*args: Any, **kwargs: Any) -> TuningResult:
+    """:func:`_tune`, holding :func:`study_lock` on a resumed study."""
+    if not kwargs.get("resume"):
+        return _tune(*args, **kwargs)
+    with study_lock(kwargs.get("storage"), kwargs["study_name"]):
+        return _tune(*args, **kwargs)
+
+
+def _tune(
     candidate: Candidate,
     X: np.ndarray,
     y: np.ndarray,
@@ -146,7 +233,7 @@ def tune(
     study = optuna.create_study(
         direction=direction,
         sampler=make_sampler(search, seed, candidate),
-        pruner=make_pruner(pruner, max(1, max_rounds) * len(folds)),
+        pruner=make_pruner(pruner, max(1, max_rounds) * len(folds), max(1, max_rounds)),
         study_name=study_name if resume else f"{candidate.name}-{search}",
         storage=working_storage,
         load_if_exists=resume,
@@ -158,6 +245,10 @@ def tune(
         "candidate": candidate.name,
         "metric": metric,
         "problem_type": problem_type,
+        # --search grid suggests the grid's values as categories, the other searches draw
+        # from ranges: a study of one kind resumed with the other fails its first trial
+        # (Optuna: "Cannot set different distribution kind to the same parameter name").
+        "space": "grid" if search == "grid" else "ranges",
         **(study_attrs or {}),
     }
     if resume and study.trials:
@@ -175,14 +266,17 @@ def tune(
     for key, value in identity.items():
         study.set_user_attr(key, value)
     if resume:
-        # Under the writer lock no other process runs this study: a trial still RUNNING was
+        # Under study_lock (SQLite) no other process runs this study: a trial still RUNNING was
         # left by a killed process, and would otherwise stay RUNNING in the study for good.
         for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study._storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)
     earlier = {t.number for t in study.get_trials(deepcopy=False)}  # a resumed study's past trials
-    if earlier:
+    if earlier and search != "grid":
         # The same seed again would propose the first run's parameters again (then pruned
         # against their own earlier trials): a resumed search continues with another stream.
+        # Not the grid: GridSampler's seed shuffles the grid, and a trial's stored grid_id is
+        # an index into that shuffle (trial n takes grid point n while n < the grid's size),
+        # so another seed re-evaluates points the study has and skips others.
         study.sampler = make_sampler(search, seed + len(earlier), candidate)
     if search != "grid":
         study.enqueue_trial(candidate.defaults, skip_if_exists=True)
@@ -308,7 +402,9 @@ def tune(
             "state": t.state.name,
             # A pruned trial has no mean CV score (Optuna keeps its last report, a loss of one fold).
             "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
-            "params": json.dumps(t.params, sort_keys=True),
+            # A booster's rounds are not searched: each trial trains up to max_rounds with early
+            # stopping and keeps the rounds it chose (what the refit of that trial trains).
+            "params": json.dumps(_trial_params(candidate, t), sort_keys=True),
             "duration_seconds": t.duration.total_seconds() if t.duration else None,
         }
         for t in study.trials

@@ -834,6 +834,127 @@ def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Pa
     assert states[zombie.number] == optuna.trial.TrialState.FAIL
 
 
+def test_a_resumed_grid_search_continues_the_grid_without_repeats(tmp_path: Path) -> None:
+    """--search grid resumed with --study-name evaluates the grid points the study has not,
+    not points it already has (GridSampler's grid ids index a seed-dependent shuffle)."""
+    import optuna
+
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    kwargs = {**kwargs, "search": "grid", "n_trials": 4, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    cand = get_candidate("xgboost")
+    tune(cand, X, y, folds, pruner="none", study_name="g", **kwargs)
+    tune(cand, X, y, folds, pruner="none", study_name="g", resume=True, **kwargs)
+    stored = optuna.load_study(study_name="g", storage=kwargs["storage"]).trials
+    points = {tuple(sorted(t.params.items())) for t in stored}
+    assert len(stored) == 8 and len(points) == 8  # the whole 2x2x2 grid, each point once
+
+
+def test_the_median_pruner_judges_a_later_fold_on_that_fold() -> None:
+    """Steps run fold after fold: a trial far worse than the completed ones on fold 1 is
+    pruned there, though its fold-0 loss (lower than anyone's fold-1 loss) was fine."""
+    import optuna
+
+    from ml.tuning import make_pruner
+
+    study = optuna.create_study(direction="minimize", pruner=make_pruner("median", 1600, 800))
+    for _ in range(3):
+        done = study.ask()
+        for r in range(60):
+            done.report(0.2, r)
+            done.report(0.5, 800 + r)
+        study.tell(done, 0.35)
+    trial = study.ask()
+    for r in range(60):
+        trial.report(0.2, r)
+    assert not trial.should_prune()
+    trial.report(5.0, 800)
+    assert trial.should_prune()
+    # and the first fold's warm-up still holds
+    fresh = study.ask()
+    fresh.report(9.0, 10)
+    assert not fresh.should_prune()
+
+
+def test_a_study_is_not_resumed_with_the_grid_after_a_sampled_search(tmp_path: Path) -> None:
+    """The grid suggests categories where tpe/random/gp drew ranges: resuming one kind of
+    study with the other is refused before any trial (it failed the first trial with a
+    ValueError), while tpe and random share their space."""
+    from ml.errors import ConfigError
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    kwargs = {**kwargs, "n_trials": 1, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    cand = get_candidate("xgboost")
+    tune(cand, X, y, folds, pruner="none", study_name="s", **{**kwargs, "search": "tpe"})
+    with pytest.raises(ConfigError, match=r"--study-name s: .*space differ"):
+        tune(cand, X, y, folds, pruner="none", study_name="s", resume=True, **{**kwargs, "search": "grid"})
+    tune(cand, X, y, folds, pruner="none", study_name="s", resume=True, **{**kwargs, "search": "random"})
+
+
+def test_a_study_another_process_is_resuming_is_refused_not_failed(tmp_path: Path) -> None:
+    """Two runs on two warehouses (two writer locks) can resume one stored study: the second
+    must not fail the first one's RUNNING trial (the first then died on "Cannot tell a FAIL
+    trial"); it is refused while the first holds the study."""
+    import optuna
+
+    from ml.errors import ConfigError
+    from ml.tuning import study_lock, tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    kwargs = {**kwargs, "n_trials": 1, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    cand = get_candidate("xgboost")
+    tune(cand, X, y, folds, pruner="none", study_name='a/b "c"', **kwargs)
+    stored = optuna.load_study(study_name='a/b "c"', storage=kwargs["storage"])
+    running = stored.ask()  # the other process's trial in progress
+    with (
+        study_lock(kwargs["storage"], 'a/b "c"'),  # held by the other process
+        pytest.raises(ConfigError, match="another process is running this study"),
+    ):
+        tune(cand, X, y, folds, pruner="none", study_name='a/b "c"', resume=True, **kwargs)
+    assert stored.trials[running.number].state == optuna.trial.TrialState.RUNNING
+    resumed = tune(cand, X, y, folds, pruner="none", study_name='a/b "c"', resume=True, **kwargs)
+    assert len(resumed.trials) == 1  # once free, the study resumes (the stale trial failed)
+
+
+@pytest.mark.parametrize("name", ["xgboost", "catboost"])
+def test_hpo_trials_record_the_rounds_a_booster_trial_trained(name: str) -> None:
+    """A booster trial trains up to max_rounds with early stopping: a sampled n_estimators
+    (iterations) was an inert dimension, recorded in ml.hpo_trials though never trained;
+    the rounds recorded are the ones the trial chose (the best trial's are the refit's)."""
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    X, y = X[:200], y[:200]
+    folds = [(np.arange(0, 150), np.arange(150, 200)), (np.arange(50, 200), np.arange(0, 50))]
+    cand = get_candidate(name)
+    result = tune(cand, X, y, folds, pruner="none", study_name="r", **{**kwargs, "n_trials": 3})
+    rows = result.trials.set_index("trial_number")
+    best = json.loads(rows.params[result.best_trial])
+    assert best[cand.rounds_param] == result.best_params[cand.rounds_param]
+    assert cand.rounds_param not in cand.suggest(_Sampled())  # not searched
+
+
+class _Sampled:
+    """A stand-in trial recording nothing: the low end of every range, the first category."""
+
+    def suggest_int(self, name: str, low: int, high: int, **_: object) -> int:
+        return low
+
+    def suggest_float(self, name: str, low: float, high: float, **_: object) -> float:
+        return low
+
+    def suggest_categorical(self, name: str, choices: list) -> object:
+        return choices[0]
+
+
 def test_publishing_the_snapshot_removes_copies_a_killed_publish_left(tmp_path: Path) -> None:
     import duckdb
 
