@@ -94,7 +94,8 @@ def _read_rows(
     """The scoring table's rows (ids, model inputs and their ``input_hash``), minus those
     this version scored from the same inputs (a row whose inputs changed since, e.g. a
     restated week or an edited creative, is read again); with ``explanations``, also the
-    rows this version scored but has not explained."""
+    rows this version scored but has not explained.  ``_needs_score`` tells the rows to score
+    (new or changed, or every row with ``all_rows``) from those read only to be explained."""
     q_table = quote_identifier(table)
     with connect(path, read_only=True) as con:
         require_finished_build(con, path)
@@ -134,19 +135,20 @@ def _read_rows(
             def match(alias: str) -> str:
                 return " and ".join(f"{alias}.{quote_identifier(c)} = t.{quote_identifier(c)}" for c in ids)
 
-            where = (
+            needs_score = (
                 f"not exists (select 1 from ml.{quote_identifier(output)} as s where {match('s')} "
                 f"and s.model_name = ? and s.model_version = ? and {same_inputs})"
             )
-            params = [model_name, version]
+            where, params = needs_score, [model_name, version, model_name, version]
             if explanations is not None and table_exists(con, f"ml.{explanations}"):
                 where += (
                     f" or not exists (select 1 from ml.{quote_identifier(explanations)} as e "
                     f"where {match('e')} and e.model_name = ? and e.model_version = ?)"
                 )
                 params += [model_name, version]
-            sql = f"select * from ({sql}) as t where {where}"
-        return con.execute(sql, params).df()  # order is irrelevant: rows are keyed by id
+            sql = f"select t.*, {needs_score} as _needs_score from ({sql}) as t where {where}"
+            return con.execute(sql, params).df()  # order is irrelevant: rows are keyed by id
+        return con.execute(sql, params).df().assign(_needs_score=True)
 
 
 def _summaries(warehouse: Path, batches: list[ScoreBatch]) -> list[ScoringSummary]:
@@ -234,6 +236,9 @@ def prepare_task(
     if len(frame):
         step = time.perf_counter()
         input_hash = frame.pop("input_hash").to_numpy()
+        # Rows read only to be explained keep their score (same inputs, same model) and are
+        # not new to the drift measure, which covers new and changed rows only.
+        fresh = frame.pop("_needs_score").astype(bool).to_numpy()
         text_features = TextFeatureCache(load_text_cache(warehouse, cache_keys(model.pipeline)))
         with activated(text_features):
             X = model.features(frame)
@@ -274,18 +279,24 @@ def prepare_task(
                 input_hash=input_hash,
                 **stamp,
             )
-        tables[sc.output] = scores
+        tables[sc.output] = scores[fresh].reset_index(drop=True)
         # PSI on at most DRIFT_SAMPLE rows (a fixed-seed sample): bin shares of 200,000 rows are
         # within about 0.001 of the full population's, far below any drift threshold.
-        sample = X
-        if len(X) > DRIFT_SAMPLE:
-            sample = X[np.sort(np.random.default_rng(0).choice(len(X), DRIFT_SAMPLE, replace=False))]
-        drift = drift_rows(
-            manifest.get("feature_bins", {}),
-            sample,
-            manifest["feature_names"],
-            sc.drift_threshold,
-            sc.drift_min_rows,
+        sample = X[fresh]
+        if len(sample) > DRIFT_SAMPLE:
+            sample = sample[
+                np.sort(np.random.default_rng(0).choice(len(sample), DRIFT_SAMPLE, replace=False))
+            ]
+        drift = (
+            drift_rows(
+                manifest.get("feature_bins", {}),
+                sample,
+                manifest["feature_names"],
+                sc.drift_threshold,
+                sc.drift_min_rows,
+            )
+            if len(sample)
+            else pd.DataFrame()
         )
         if len(drift) and drift.is_drifted.isna().all():
             log.info(
@@ -389,13 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                     if s.n_drifted is None
                     else f"{s.n_drifted} feature(s) drifted"
                 )
-                new = (
-                    ""
-                    if args.all_rows
-                    else "new, changed or unexplained "
-                    if args.explain
-                    else "new or changed "
-                )
+                # Rows read only to be explained (--explain) keep their score: not counted.
+                new = "" if args.all_rows else "new or changed "
                 print(
                     f"ml.score: {s.task}: v{s.version} scored {s.n_scored} {new}of {s.n_read} rows read "
                     f"into ml.{s.output}; {drifted} (see ml.drift, scoring {s.scoring_id})"

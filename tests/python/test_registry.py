@@ -367,9 +367,16 @@ def test_scoring_writes_one_row_per_row_and_version_and_is_idempotent(trained, t
     assert counts(copy)["ad_scores"] == n_ads
     assert query(copy, "select count(*) as n from ml.ad_score_explanations where ad_id = ?", [ad]).n[0] == 0
     assert counts(copy)["ad_score_explanations"] == 5 * (n_ads - 1)
+    scored = query(copy, "select scoring_id from ml.ad_scores where ad_id = ?", [ad]).scoring_id[0]
     filled = copy.ml("score", "--task", "ad_score", "--explain")
-    assert filled.returncode == 0 and "of 1 rows read" in filled.stdout, filled.stdout
+    # The row is read to be explained only: its score stands (same inputs, same model), and it
+    # is neither counted as scored nor measured for drift as a new row.
+    assert filled.returncode == 0 and "scored 0 new or changed of 1 rows read" in filled.stdout, filled.stdout
     assert counts(copy)["ad_score_explanations"] == 5 * n_ads
+    assert query(copy, "select scoring_id from ml.ad_scores where ad_id = ?", [ad]).scoring_id[0] == scored
+    runs = query(copy, "select scoring_id from ml.scoring_runs order by started_at desc limit 1")
+    last = runs.scoring_id[0]
+    assert query(copy, "select count(*) as n from ml.drift where scoring_id = ?", [last]).n[0] == 0
     # Two rows of one key, or an infinite input, stop scoring naming them; nothing is written.
     before = counts(copy)
     with duckdb.connect(str(copy.duckdb)) as con:
