@@ -935,7 +935,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--n-trials", type=int)
     parser.add_argument(
-        "--timeout", type=float, help="seconds of tuning per task (trial counts are reproducible)"
+        "--timeout",
+        type=float,
+        help="seconds of tuning per task: the trials run, and so the result, then depend on the "
+        "machine's speed (use --n-trials for reproducible runs)",
     )
     parser.add_argument("--search", choices=SEARCHES)
     parser.add_argument("--pruner", choices=PRUNERS)

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ from ml.models import Candidate
 
 SEARCHES = ("tpe", "random", "gp", "grid")
 PRUNERS = ("hyperband", "median", "none")
+
+log = logging.getLogger("ml.tuning")
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,12 @@ def _tune(
     loaded and extended instead.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if pruner != "none" and candidate.rounds_param is None:
+        log.info(
+            "%s reports no boosting rounds: --pruner %s prunes nothing (every trial runs)",
+            candidate.name,
+            pruner,
+        )
     maximize = not lower_is_better(metric)
     direction: Literal["minimize", "maximize"] = "maximize" if maximize else "minimize"
     max_rounds = candidate.max_rounds
