@@ -43,14 +43,24 @@ week_splits as (
 
 ),
 
+-- The last n_folds training weeks, numbered 0 (earliest) to n_folds - 1: the fold number is
+-- taken after they are picked (a window in the same select as the qualify would count every
+-- training week and number the folds from the first validation week's rank).
+last_training_weeks as (
+
+    select week_number
+    from week_splits
+    where split = 'train'
+    qualify row_number() over (order by week_number desc) <= {{ n_folds }}
+
+),
+
 validation_weeks as (
 
     select
         week_number as valid_week_number,
         row_number() over (order by week_number) - 1 as fold
-    from week_splits
-    where split = 'train'
-    qualify row_number() over (order by week_number desc) <= {{ n_folds }}
+    from last_training_weeks
 
 ),
 

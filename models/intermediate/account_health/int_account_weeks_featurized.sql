@@ -58,6 +58,8 @@ windowed as (
         sum(spend) over (partition by advertiser_id order by week_start {{ prior_two }}) as prior_two_spend,
         sum(conversion_value) over (partition by advertiser_id order by week_start {{ prior_two }})
             as prior_two_value,
+        -- The third week has one week before its last two: no "two before" to compare with.
+        count(*) over (partition by advertiser_id order by week_start {{ prior_two }}) as prior_two_weeks,
         min(week_start) over (partition by advertiser_id) as first_week_start,
         -- Label inputs only: the weeks after this one.  Never features.
         count(*) over (partition by advertiser_id order by week_start {{ future }}) as future_weeks,
@@ -123,12 +125,13 @@ featurized as (
                     / (cast(trailing_conversions as double) / trailing_clicks)
         end as cvr_trend_last_week,
         case
-            when prior_two_spend > 0 and last_two_spend > 0 and prior_two_value > 0
+            when prior_two_weeks = 2 and prior_two_spend > 0 and last_two_spend > 0 and prior_two_value > 0
                 then (cast(last_two_value as double) / cast(last_two_spend as double))
                     / (cast(prior_two_value as double) / cast(prior_two_spend as double))
         end as roas_trend_two_weeks,
         case
-            when prior_two_spend > 0 then cast(last_two_spend as double) / cast(prior_two_spend as double)
+            when prior_two_weeks = 2 and prior_two_spend > 0
+                then cast(last_two_spend as double) / cast(prior_two_spend as double)
         end
             as spend_trend_two_weeks,
         case when trailing_roas_mean > 0 then trailing_roas_sd / trailing_roas_mean end as roas_volatility,
