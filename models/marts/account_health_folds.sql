@@ -1,11 +1,12 @@
 {#-
     Time-based folds for marts.account_health_training, one row per advertiser-week and fold
     it takes part in.  split = 'test': the last `account_health_test_weeks` weeks, frozen;
-    split = 'gap': the `horizon_weeks` weeks before them, whose labels would overlap the
-    test period and so are never trained on; split = 'train': the rest.  Fold f validates on
-    one of the last `account_health_n_folds` training weeks (role = 'valid') and trains on
-    the training weeks at least `horizon_weeks` earlier (role = 'train'): an expanding
-    window with a gap.  Rows outside every fold appear once with a null fold.
+    split = 'gap': the `horizon_weeks` - 1 weeks before them, whose label windows would
+    overlap the first test week's and so are never trained on; split = 'train': the rest,
+    each at least `horizon_weeks` before the first test week.  Fold f validates on one of the
+    last `account_health_n_folds` training weeks (role = 'valid') and trains on the training
+    weeks at least `horizon_weeks` earlier (role = 'train'): an expanding window with the same
+    gap.  Rows outside every fold appear once with a null fold.
 -#}
 {%- set horizon = var('account_health')['horizon_weeks'] -%}
 {%- set test_weeks = var('account_health_test_weeks') -%}
@@ -35,7 +36,7 @@ week_splits as (
         week_number,
         case
             when week_number > max(week_number) over () - {{ test_weeks }} then 'test'
-            when week_number > max(week_number) over () - {{ test_weeks }} - {{ horizon }} then 'gap'
+            when week_number > max(week_number) over () - {{ test_weeks }} - {{ horizon }} + 1 then 'gap'
             else 'train'
         end as split
 

@@ -1,5 +1,6 @@
--- In every fold, training weeks end at least horizon_weeks before the validation week, and no
--- test or gap week is ever trained or validated on.
+-- In every fold, training weeks end at least horizon_weeks before the validation week; the
+-- training split ends at least horizon_weeks before the first test week; and no test or gap
+-- week is ever trained or validated on.
 with
 
 folds as (
@@ -37,3 +38,14 @@ select
     null as valid_week
 from folds
 where split != 'train' and fold is not null
+
+union all
+
+select
+    null as fold,
+    max(case when split = 'train' then week_start end) as last_train_week,
+    min(case when split = 'test' then week_start end) as valid_week
+from folds
+having
+    max(case when split = 'train' then week_start end)
+    > {{ dbt.dateadd('day', -7 * var('account_health')['horizon_weeks'], "min(case when split = 'test' then week_start end)") }}
