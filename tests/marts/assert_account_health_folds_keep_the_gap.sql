@@ -43,9 +43,14 @@ union all
 
 select
     null as fold,
-    max(case when split = 'train' then week_start end) as last_train_week,
-    min(case when split = 'test' then week_start end) as valid_week
-from folds
-having
-    max(case when split = 'train' then week_start end)
-    > {{ dbt.dateadd('day', -7 * var('account_health')['horizon_weeks'], "min(case when split = 'test' then week_start end)") }}
+    last_train_week,
+    first_test_week as valid_week
+from (
+    select
+        max(case when split = 'train' then week_start end) as last_train_week,
+        min(case when split = 'test' then week_start end) as first_test_week
+    from folds
+) as splits
+where
+    last_train_week
+    > {{ dbt.dateadd('day', -7 * var('account_health')['horizon_weeks'], 'first_test_week') }}
