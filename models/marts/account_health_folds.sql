@@ -43,14 +43,25 @@ week_splits as (
 
 ),
 
-validation_weeks as (
+-- fold is numbered over all training weeks, before the last `account_health_n_folds` are kept.
+ranked_train_weeks as (
 
     select
         week_number as valid_week_number,
-        row_number() over (order by week_number) - 1 as fold
+        row_number() over (order by week_number) - 1 as fold,
+        row_number() over (order by week_number desc) as recency_rank
     from week_splits
     where split = 'train'
-    qualify row_number() over (order by week_number desc) <= {{ n_folds }}
+
+),
+
+validation_weeks as (
+
+    select
+        valid_week_number,
+        fold
+    from ranked_train_weeks
+    where recency_rank <= {{ n_folds }}
 
 ),
 
