@@ -100,6 +100,8 @@ launches as (
 ),
 
 -- What the advertiser planned to spend: each ad's daily budget over its planned days in the week.
+-- The join's predicates keep launch_date and planned_end_date non-null, so greatest/least never
+-- see a NULL (DuckDB ignores one, Snowflake and BigQuery return NULL).
 planned as (
 
     select
