@@ -81,7 +81,15 @@
 {%- endmacro %}
 
 {% macro default__regexp_full_match(text, pattern) -%}
-    {{ exceptions.raise_compiler_error("regexp_full_match has no implementation for " ~ target.type) }}
+    {#-
+        No portable form: engines name the function differently (regexp_like, regexp_contains,
+        rlike, ~), anchor differently and read backslashes in string literals differently.
+    -#}
+    {{ exceptions.raise_compiler_error(
+        "regexp_full_match has no implementation for adapter '" ~ target.type ~ "': add a "
+        ~ target.type ~ "__regexp_full_match macro (macros/cleaning.sql) whose expression is true "
+        ~ "when the whole text matches the RE2 pattern"
+    ) }}
 {%- endmacro %}
 
 {% macro duckdb__regexp_full_match(text, pattern) -%}
@@ -348,7 +356,21 @@
 {%- endmacro %}
 
 {% macro default__is_slash_date(text) -%}
-    regexp_like(trim({{ text }}), '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}([ T].*)?$')
+    {#-
+        The regular expression of duckdb__is_slash_date without one (regular expression
+        functions differ between engines): every digit becomes a 9 (translate), and the
+        shape must be one of the four a/b/yyyy forms, alone or followed by a space or a "T".
+        Unlike the expression's ".", a LIKE "%" also matches a line break after the date.
+    -#}
+    {%- set shape = "translate(trim(" ~ text ~ "), '0123456789', '9999999999')" -%}
+    (
+        {%- for date_shape in ['9/9/9999', '9/99/9999', '99/9/9999', '99/99/9999'] %}
+        {% if not loop.first %}or {% endif -%}
+        {{ shape }} = '{{ date_shape }}'
+        or {{ shape }} like '{{ date_shape }} %'
+        or {{ shape }} like '{{ date_shape }}T%'
+        {%- endfor %}
+    )
 {%- endmacro %}
 
 {% macro duckdb__is_slash_date(text) -%}
@@ -361,7 +383,12 @@
 {%- endmacro %}
 
 {% macro default__is_day_first_date(text) -%}
-    regexp_like(trim({{ text }}), '^(1[3-9]|2[0-9]|3[01])/[0-9]{1,2}/[0-9]{4}([ T].*)?$')
+    {#- An a/b/yyyy date (default__is_slash_date) whose a has two digits, from 13 to 31. -#}
+    (
+        {{ adscore.default__is_slash_date(text) }}
+        and substring(trim({{ text }}), 3, 1) = '/'
+        and substring(trim({{ text }}), 1, 2) between '13' and '31'
+    )
 {%- endmacro %}
 
 {% macro duckdb__is_day_first_date(text) -%}

@@ -82,12 +82,16 @@ ranked as (
                 usable.conversion_value desc nulls last
         ) as extraction_rank
     from usable
-    semi join repeated_keys
-        on
-            usable.source_name = repeated_keys.source_name
-            and usable.ad_id = repeated_keys.ad_id
-            and usable.performance_date = repeated_keys.performance_date
-            and usable.platform is not distinct from repeated_keys.platform
+    where
+        exists (
+            select 1
+            from repeated_keys
+            where
+                usable.source_name = repeated_keys.source_name
+                and usable.ad_id = repeated_keys.ad_id
+                and usable.performance_date = repeated_keys.performance_date
+                and usable.platform is not distinct from repeated_keys.platform
+        )
 
 ),
 

@@ -54,10 +54,14 @@ ranked as (
                 usable.shares desc nulls last
         ) as delivery_rank
     from usable
-    semi join repeated_keys
-        on
-            usable.ad_id = repeated_keys.ad_id
-            and usable.performance_date = repeated_keys.performance_date
+    where
+        exists (
+            select 1
+            from repeated_keys
+            where
+                usable.ad_id = repeated_keys.ad_id
+                and usable.performance_date = repeated_keys.performance_date
+        )
 
 ),
 

@@ -45,14 +45,15 @@ week_splits as (
 ),
 
 -- The last n_folds training weeks, numbered 0 (earliest) to n_folds - 1: the fold number is
--- taken after they are picked (a window in the same select as the qualify would count every
--- training week and number the folds from the first validation week's rank).
-last_training_weeks as (
+-- taken after they are picked (numbered over every training week, the 20k demo's folds were
+-- 6, 7 and 8).  Ranked in one step and filtered in the next (no `qualify`: it does not port).
+ranked_train_weeks as (
 
-    select week_number
+    select
+        week_number,
+        row_number() over (order by week_number desc) as recency_rank
     from week_splits
     where split = 'train'
-    qualify row_number() over (order by week_number desc) <= {{ n_folds }}
 
 ),
 
@@ -61,7 +62,8 @@ validation_weeks as (
     select
         week_number as valid_week_number,
         row_number() over (order by week_number) - 1 as fold
-    from last_training_weeks
+    from ranked_train_weeks
+    where recency_rank <= {{ n_folds }}
 
 ),
 

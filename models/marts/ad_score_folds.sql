@@ -50,7 +50,8 @@ fold_assigned as (
             when split = 'train'
                 then mod(
                         row_number() over (
-                            partition by split order by md5(campaign_id || '{{ salt }}')
+                            partition by split
+                            order by {{ dbt.hash(dbt.concat(['campaign_id', "'" ~ salt ~ "'"])) }}
                         ) - 1,
                         {{ n_folds }}
                     )

@@ -100,6 +100,8 @@ launches as (
 ),
 
 -- What the advertiser planned to spend: each ad's daily budget over its planned days in the week.
+-- The join's predicates keep launch_date and planned_end_date non-null, so greatest/least never
+-- see a NULL (DuckDB ignores one, Snowflake and BigQuery return NULL).
 planned as (
 
     select
@@ -122,7 +124,18 @@ planned as (
 
 ),
 
--- Each ad's CTR over the trailing weeks up to this one, against its cohort's median.
+-- Each ad's CTR over the trailing weeks up to this one, against its cohort's median.  The
+-- frame is a range of day numbers (BigQuery accepts no interval frame over a date), written out
+-- in each window rather than as a named WINDOW clause, which not every engine accepts.
+ad_week_days as (
+
+    select
+        *,
+        {{ dbt.datediff("cast('1970-01-01' as date)", 'week_start', 'day') }} as week_day_number  -- noqa: LT05
+    from ad_weeks
+
+),
+
 ad_trailing_ctr as (
 
     select
@@ -131,14 +144,16 @@ ad_trailing_ctr as (
         platform,
         objective,
         week_start,
-        sum(clicks) over trailing_weeks as trailing_clicks,
-        sum(impressions) over trailing_weeks as trailing_impressions
+        sum(clicks) over (
+            partition by ad_id order by week_day_number
+            range between {{ (trailing - 1) * 7 }} preceding and current row
+        ) as trailing_clicks,
+        sum(impressions) over (
+            partition by ad_id order by week_day_number
+            range between {{ (trailing - 1) * 7 }} preceding and current row
+        ) as trailing_impressions
 
-    from ad_weeks
-    window trailing_weeks as (
-        partition by ad_id order by week_start
-        range between interval '{{ (trailing - 1) * 7 }} days' preceding and current row
-    )
+    from ad_week_days
 
 ),
 

@@ -44,6 +44,8 @@ ad_weeks as (
 
 ),
 
+-- The join's predicates keep launch_date and planned_end_date non-null, so greatest/least never
+-- see a NULL (DuckDB ignores one, Snowflake and BigQuery return NULL).
 running as (
 
     select

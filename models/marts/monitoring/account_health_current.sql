@@ -25,13 +25,22 @@ weeks as (
 
 ),
 
-champion_scores as (
+ranked_champion_scores as (
 
-    select scores.*
+    select
+        scores.*,
+        row_number() over (partition by scores.account_id order by scores.week_start desc) as recency_rank
     from scores
     inner join champions
         on scores.model_name = champions.model_name and scores.model_version = champions.version
-    qualify row_number() over (partition by scores.account_id order by scores.week_start desc) = 1
+
+),
+
+champion_scores as (
+
+    select *
+    from ranked_champion_scores
+    where recency_rank = 1
 
 ),
 

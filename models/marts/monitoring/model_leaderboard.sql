@@ -26,7 +26,7 @@ aliases as (
     select
         model_name,
         version,
-        string_agg(alias, ',' order by alias) as aliases
+        {{ dbt.listagg('alias', "','", 'order by alias') }} as aliases
     from {{ source('ml', 'model_aliases') }}
     group by model_name, version
 
