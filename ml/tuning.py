@@ -260,7 +260,7 @@ def _tune(
         "space": "grid" if search == "grid" else "ranges",
         **(study_attrs or {}),
     }
-    if resume and study.trials:
+    if resume:  # a stored study without trials has its direction too (optuna create-study)
         stored = {k: study.user_attrs.get(k) for k in identity}
         differ = [k for k, v in identity.items() if stored[k] not in (None, v)]
         if study.direction.name.lower() != direction or differ:

@@ -834,6 +834,27 @@ def test_a_resumed_study_fails_trials_a_killed_process_left_running(tmp_path: Pa
     assert states[zombie.number] == optuna.trial.TrialState.FAIL
 
 
+def test_an_empty_stored_study_of_the_other_direction_is_not_resumed(tmp_path: Path) -> None:
+    """A study created without trials (`optuna create-study`, or a run stopped before its
+    first) keeps its direction when loaded: resumed for a metric of the other direction, the
+    search would have optimised the wrong way."""
+    import optuna
+
+    from ml.errors import ConfigError
+    from ml.tuning import tune
+
+    X, y, folds, kwargs = _pruning_problem()
+    kwargs = {**kwargs, "n_trials": 2, "storage": f"sqlite:///{tmp_path / 'studies.db'}"}
+    optuna.create_study(study_name="e", storage=kwargs["storage"], direction="maximize")
+    with pytest.raises(ConfigError, match="--study-name e: the stored study maximizes"):
+        tune(get_candidate("xgboost"), X, y, folds, pruner="none", study_name="e", resume=True, **kwargs)
+    optuna.create_study(study_name="f", storage=kwargs["storage"], direction="minimize")
+    resumed = tune(
+        get_candidate("xgboost"), X, y, folds, pruner="none", study_name="f", resume=True, **kwargs
+    )
+    assert len(resumed.trials) == 2
+
+
 def test_a_resumed_grid_search_continues_the_grid_without_repeats(tmp_path: Path) -> None:
     """--search grid resumed with --study-name evaluates the grid points the study has not,
     not points it already has (GridSampler's grid ids index a seed-dependent shuffle)."""
