@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, cast
 
 import numpy as np
 import optuna
@@ -39,6 +40,7 @@ SEARCHES = ("tpe", "random", "gp", "grid")
 PRUNERS = ("hyperband", "median", "none")
 
 log = logging.getLogger("ml.tuning")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -193,15 +195,22 @@ def study_lock(storage: str | None, study_name: str) -> Iterator[None]:
         os.close(fd)  # (releases the lock)
 
 
-def tune(*args: Any, **kwargs: Any) -> TuningResult:
-    """:func:`_tune`, holding :func:`study_lock` on a resumed study."""
-    if not kwargs.get("resume"):
-        return _tune(*args, **kwargs)
-    with study_lock(kwargs.get("storage"), kwargs["study_name"]):
-        return _tune(*args, **kwargs)
+def _locked_when_resumed(fn: Callable[P, TuningResult]) -> Callable[P, TuningResult]:
+    """``fn`` (keyword-only ``study_name``, ``storage``, ``resume``) run under
+    :func:`study_lock` when it resumes a stored study; its signature is kept."""
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> TuningResult:
+        if not kwargs.get("resume"):
+            return fn(*args, **kwargs)
+        with study_lock(cast("str | None", kwargs["storage"]), cast(str, kwargs["study_name"])):
+            return fn(*args, **kwargs)
+
+    return locked
 
 
-def _tune(
+@_locked_when_resumed
+def tune(
     candidate: Candidate,
     X: np.ndarray,
     y: np.ndarray,

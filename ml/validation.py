@@ -128,13 +128,12 @@ def validate_training_data(
         if classified and warehouse_folds and not fold_problems:
             problems += single_class_folds(frame[spec.target], splits, spec.folds_table, spec.target)
         if classified and not fold_problems and len(splits.test_rows):
-            y = pd.to_numeric(frame[spec.target].astype("float64"), errors="coerce").to_numpy()
-            classes = np.unique(y[splits.test_rows][~np.isnan(y[splits.test_rows])])
+            classes = _classes(_label_values(frame[spec.target])[splits.test_rows])
             if len(classes) < 2:
                 problems.append(
                     f"{spec.folds_table}: the test split's {len(splits.test_rows)} row(s) hold a single "
-                    f"class ({spec.target} = {', '.join(str(int(c)) for c in classes) or 'none'}): its "
-                    "ROC AUC, the headline metric, would be undefined"
+                    f"class ({spec.target} = {_named(classes)}): its ROC AUC, the headline metric, "
+                    "would be undefined"
                 )
 
     if problems:
@@ -206,17 +205,30 @@ def single_class_folds(target: pd.Series, splits: Splits, folds_table: str, name
     """One problem per CV fold whose training or validation rows hold a single class: the
     fold's ROC AUC would be undefined (NaN), and with it the mean CV score that selection and
     tuning compare."""
-    y = pd.to_numeric(target.astype("float64"), errors="coerce").to_numpy()[splits.train_rows]
+    y = _label_values(target)[splits.train_rows]
     problems = []
     for i, (train, valid) in enumerate(splits.cv):
         for role, rows in (("training", train), ("validation", valid)):
-            classes = np.unique(y[rows][~np.isnan(y[rows])])
+            classes = _classes(y[rows])
             if len(rows) and len(classes) < 2:
                 problems.append(
                     f"{folds_table}: fold {i}'s {role} rows hold a single class ({name} = "
-                    f"{', '.join(str(int(c)) for c in classes) or 'none'}): its score is undefined"
+                    f"{_named(classes)}): its score is undefined"
                 )
     return problems
+
+
+def _label_values(target: pd.Series) -> np.ndarray:
+    """A 0/1 (or boolean) label as floats, NaN where missing."""
+    return pd.to_numeric(target.astype("float64"), errors="coerce").to_numpy()
+
+
+def _classes(y: np.ndarray) -> np.ndarray:
+    return np.unique(y[~np.isnan(y)])
+
+
+def _named(classes: np.ndarray) -> str:
+    return ", ".join(str(int(c)) for c in classes) or "none"
 
 
 def data_hash(frame: pd.DataFrame, folds: pd.DataFrame) -> str:
